@@ -375,6 +375,7 @@ export interface DetectedSpaceGroup {
  * mixed-occupancy sites are told apart by composition; charges are ignored.
  */
 export function detectSpaceGroup(crystal: Crystal, symprec = 1e-3): DetectedSpaceGroup {
+  if (!(symprec > 0)) throw new RangeError(`symprec must be a positive distance in angstrom, got ${symprec}`);
   if (crystal.sites.length === 0) {
     throw new SymmetryDetectionError(`crystal '${crystal.name}' has no atoms; cannot detect its space group`);
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { crystalSystemOf } from '../../src/sim/crystal.ts';
 import type { Crystal, Site } from '../../src/sim/crystal.ts';
 import {
   DEFAULT_MERGE_TOL,
@@ -38,6 +39,7 @@ describe('space-group tables', () => {
     expect(spaceGroupInfo(166)).toMatchObject({ crystalSystem: 'trigonal', centering: 'R' });
     expect(symmetryOperations(166)).toHaveLength(36); // hexagonal axes: 12 x 3 centring
     expect(spaceGroupInfo(194).crystalSystem).toBe('hexagonal');
+    for (let n = 1; n <= 230; n++) expect(spaceGroupInfo(n).crystalSystem).toBe(crystalSystemOf(n));
     expect(() => spaceGroupInfo(0)).toThrow(RangeError);
     expect(() => spaceGroupInfo(231)).toThrow(RangeError);
     expect(() => spaceGroupInfo(2.5)).toThrow(RangeError);
@@ -104,6 +106,7 @@ describe('expansion and detection', () => {
     expect(c.sites.filter((s) => s.element === 'Na')).toHaveLength(4);
     for (const s of c.sites) for (const x of s.frac) expect(x === 0 || x === 0.5).toBe(true);
     expect(detectSpaceGroup(c)).toMatchObject({ number: 225, hallNumber: 523 });
+    expect(() => detectSpaceGroup(c, 0)).toThrow(RangeError);
   });
 
   it('gives Wyckoff multiplicities for general and special positions', () => {
