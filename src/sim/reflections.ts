@@ -207,7 +207,7 @@ export function structureFactors(crystal: Crystal, opts: { sMax: number }): Stru
   const lat = crystal.lattice;
   const qMax = 4 * sMax * sMax; // (1/d)^2 limit
   const gMax = 2 * sMax;
-  // h = G.a, so |h| <= |G| |a|.
+  // h = g.a for the reciprocal vector g, so |h| <= |g| |a|.
   const H = Math.floor(gMax * lat.a);
   const K = Math.floor(gMax * lat.b);
   const L = Math.floor(gMax * lat.c);
