@@ -506,6 +506,11 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Cell edges allowed after scaling to the drawn density (angstrom), and shape draws to get there. */
+const MIN_EDGE = 2.5;
+const MAX_EDGE = 35;
+const SHAPE_DRAWS = 20;
+
 /** Free-parameter draws per site before the whole attempt is abandoned. */
 const PARAM_DRAWS = 30;
 
@@ -514,8 +519,14 @@ function attempt(n: number, g: GroupTables, o: ResolvedOptions, rng: Rng, escala
   if (!plan) return null;
   const nAtoms = plan.reduce((s, p) => s + p.wyckoff.multiplicity, 0);
   const vpa = rng.uniform(o.volumePerAtom[0], o.volumePerAtom[1]);
-  const lattice = scaleLattice(drawLatticeShape(n, rng), vpa * nAtoms);
-  if (Math.min(lattice.a, lattice.b, lattice.c) < o.minDistance) return null;
+  // Redraw the shape until the scaled cell has realistic edges (a few A to a few tens of A).
+  let lattice: Lattice | null = null;
+  for (let i = 0; i < SHAPE_DRAWS && !lattice; i++) {
+    const l = scaleLattice(drawLatticeShape(n, rng), vpa * nAtoms);
+    const lo = Math.min(l.a, l.b, l.c);
+    if (lo >= Math.max(MIN_EDGE, o.minDistance) && Math.max(l.a, l.b, l.c) <= MAX_EDGE) lattice = l;
+  }
+  if (!lattice) return null;
   const m = latticeMatrix(lattice);
   const shifts = neighbourShifts(m);
   const dmin2 = o.minDistance * o.minDistance;
