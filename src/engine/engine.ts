@@ -1,0 +1,521 @@
+// The engine: one WebGPU device, its kernels, a buffer pool and a command batch.
+//
+// Dispatches are recorded into one open compute pass and submitted together on flush() (or when
+// a readback needs the results). Uniform values go into per-batch chunks written just before the
+// submit, so recording a dispatch never waits for the GPU.
+import { BufferPool } from './buffer-pool.ts';
+import { EngineDestroyedError, EngineError, KernelError, NoAdapterError, ShapeError } from './errors.ts';
+import { checkCompilation, packUniforms, reflectKernel, type EntryInfo, type KernelModule } from './kernel.ts';
+import { Storage, Tensor, checkShape, sizeOf, type DType, type TypedArrayFor } from './tensor.ts';
+
+export type BackendChoice = 'auto' | 'vulkan' | 'metal' | 'd3d12' | 'opengl';
+
+export interface EngineOptions {
+  /** Which Dawn backend to use in Node ('auto' by default; env XRD_BACKEND overrides). */
+  backend?: BackendChoice;
+  /** A WebGPU entry point (navigator.gpu in a browser). When given, `backend` is ignored. */
+  gpu?: GPU;
+  /** Returns the WGSL source of a kernel by name; defaults to reading kernels/<name>.wgsl. */
+  kernelSource?: (name: string) => string;
+  /** Kernel variant per op family, e.g. { dense: 'tiled' }; env XRD_KERNEL_VARIANTS="dense=tiled,conv1d=direct". */
+  variants?: Record<string, string>;
+  /** Submit automatically after this many recorded dispatches (default 512). */
+  maxDispatchesPerSubmit?: number;
+}
+
+export interface EngineInfo {
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader). */
+  isSoftware: boolean;
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeWorkgroupsPerDimension: number;
+  };
+}
+
+export type UniformValues = Record<string, number | readonly number[]>;
+export type BindingValue = Tensor | UniformValues;
+
+export interface DispatchSpec {
+  bindings: Record<string, BindingValue>;
+  workgroups: readonly [number, number?, number?];
+  overrides?: Record<string, number>;
+}
+
+const UNIFORM_CHUNK = 64 * 1024;
+
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe/i;
+
+const INSTALL_HINT =
+  'No WebGPU adapter was found. On a machine with a GPU, install its Vulkan driver (Linux), or use ' +
+  'macOS (Metal) or Windows (D3D12). On a machine without a GPU driver, install the software ' +
+  'Vulkan driver: `sudo bash scripts/install-software-gpu.sh` (Debian/Ubuntu: Mesa lavapipe >= 23 ' +
+  'from bookworm-backports, plus Mesa EGL for the OpenGL fallback). Force a backend with ' +
+  'XRD_BACKEND=vulkan|opengl.';
+
+interface AdapterPick {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+}
+
+async function pickAdapter(options: EngineOptions): Promise<AdapterPick> {
+  if (options.gpu) {
+    const adapter =
+      (await options.gpu.requestAdapter()) ??
+      (await options.gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions));
+    if (!adapter) throw new NoAdapterError(INSTALL_HINT);
+    const core = adapter.features.has('core-features-and-limits');
+    return { gpu: options.gpu, adapter, backend: 'webgpu', featureLevel: core ? 'core' : 'compatibility' };
+  }
+  const { nodeGpu, defaultBackends } = await import('./node-gpu.ts');
+  const forced = (process.env.XRD_BACKEND as BackendChoice | undefined) || options.backend || 'auto';
+  const valid = ['auto', 'vulkan', 'metal', 'd3d12', 'opengl'];
+  if (!valid.includes(forced)) throw new EngineError(`unknown backend "${forced}"; use one of ${valid.join(', ')}`);
+  const backends = forced === 'auto' ? defaultBackends() : [forced];
+  const tried: string[] = [];
+  // 'auto': a core adapter on any backend first, then a compatibility one.
+  for (const featureLevel of ['core', 'compatibility'] as const) {
+    for (const backend of backends) {
+      if (featureLevel === 'core' && backend === 'opengl') continue;
+      const gpu = nodeGpu(backend);
+      const adapter = await gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions);
+      tried.push(`${backend}/${featureLevel}`);
+      if (adapter) return { gpu, adapter, backend, featureLevel };
+    }
+  }
+  throw new NoAdapterError(`${INSTALL_HINT} (tried ${tried.join(', ')})`);
+}
+
+function parseVariantEnv(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (text ?? '').split(',')) {
+    const [k, v] = part.split('=').map((s) => s.trim());
+    if (k && v) out[k] = v;
+  }
+  return out;
+}
+
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const { gpu, adapter, backend, featureLevel } = await pickAdapter(options);
+  const a = adapter.limits;
+  const wanted = [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupSizeZ',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
+  ] as const;
+  const requiredLimits: Record<string, number> = {};
+  for (const k of wanted) requiredLimits[k] = a[k];
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const info = adapter.info;
+  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+  const engineInfo: EngineInfo = {
+    backend,
+    featureLevel,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isSoftware: SOFTWARE_ADAPTER.test(description),
+    limits: {
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize,
+      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    },
+  };
+  let source = options.kernelSource;
+  if (!source) {
+    const { nodeKernelSource } = await import('./node-gpu.ts');
+    source = nodeKernelSource();
+  }
+  const variants = { ...options.variants, ...parseVariantEnv(globalThis.process?.env?.XRD_KERNEL_VARIANTS) };
+  return new Engine(gpu, device, engineInfo, source, variants, options.maxDispatchesPerSubmit ?? 512);
+}
+
+export class Engine {
+  readonly pool: BufferPool;
+  private kernels = new Map<string, KernelModule>();
+  private layouts = new Map<string, GPUBindGroupLayout>();
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private pendingChecks: Promise<void>[] = [];
+  private deviceErrors: string[] = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatchCount = 0;
+  private uniformChunks: { buffer: GPUBuffer; data: ArrayBuffer; used: number }[] = [];
+  private destroyed = false;
+  /** Counters for benchmarks and tests. */
+  readonly counters = { dispatches: 0, submits: 0, pipelinesCreated: 0, readbacks: 0 };
+
+  constructor(
+    // Dawn's instance must outlive the device: if the GPU object is garbage-collected, Dawn's
+    // event polling touches a freed instance and the process crashes.
+    readonly gpu: GPU,
+    readonly device: GPUDevice,
+    readonly info: EngineInfo,
+    private readonly kernelSource: (name: string) => string,
+    private readonly variantOverrides: Record<string, string>,
+    private readonly maxDispatchesPerSubmit: number,
+  ) {
+    this.pool = new BufferPool(device);
+    device.addEventListener('uncapturederror', (ev) => {
+      this.deviceErrors.push((ev as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  private alive(what: string): void {
+    if (this.destroyed) throw new EngineDestroyedError(what);
+  }
+
+  /**
+   * The kernel variant for an op family: an explicit override, else the default for this kind of
+   * device. Software rasterisers (lavapipe) pay dearly for workgroup barriers, so they get
+   * register-blocked kernels; real GPUs get shared-memory tiling.
+   */
+  variant(op: string, defaults: { software: string; gpu: string }): string {
+    return this.variantOverrides[op] ?? (this.info.isSoftware ? defaults.software : defaults.gpu);
+  }
+
+  /** Sets (or clears, with undefined) the variant override of an op family. */
+  setVariant(op: string, variant: string | undefined): void {
+    if (variant === undefined) delete this.variantOverrides[op];
+    else this.variantOverrides[op] = variant;
+  }
+
+  // ---- kernels and pipelines -------------------------------------------------------------
+
+  /** Loads, compiles and reflects a kernel file (cached). Compile errors surface at the next sync point. */
+  kernel(name: string): KernelModule {
+    this.alive(`kernel("${name}")`);
+    let k = this.kernels.get(name);
+    if (k) return k;
+    const source = this.kernelSource(name);
+    const entries = reflectKernel(name, source);
+    const module = this.device.createShaderModule({ code: source, label: name });
+    const check = checkCompilation(name, module, source);
+    check.catch(() => undefined); // reported at the next sync point
+    this.pendingChecks.push(check);
+    k = { name, source, module, entries };
+    this.kernels.set(name, k);
+    return k;
+  }
+
+  /** Compiles kernels ahead of use and throws their compile errors now. */
+  async prepare(names: string[]): Promise<void> {
+    for (const n of names) this.kernel(n);
+    await this.checkErrors();
+  }
+
+  private entry(kernel: KernelModule, entryName: string): EntryInfo {
+    const e = kernel.entries.get(entryName);
+    if (!e) {
+      throw new KernelError(
+        `kernel "${kernel.name}" has no compute entry point "${entryName}" (it has: ${[...kernel.entries.keys()].join(', ')})`,
+      );
+    }
+    return e;
+  }
+
+  private layout(kernel: KernelModule, e: EntryInfo): GPUBindGroupLayout {
+    const key = `${kernel.name}:${e.name}`;
+    let l = this.layouts.get(key);
+    if (!l) {
+      l = this.device.createBindGroupLayout({
+        label: key,
+        entries: e.bindings.map((b) => ({
+          binding: b.binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: b.kind === 'uniform' ? 'uniform' : b.kind === 'storage-read' ? 'read-only-storage' : 'storage' },
+        })),
+      });
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  /** Pipelines are cached by kernel, entry point and override constants, never by shape. */
+  private pipeline(kernel: KernelModule, e: EntryInfo, overrides: Record<string, number> | undefined): GPUComputePipeline {
+    const ov = overrides ?? {};
+    for (const k of Object.keys(ov)) {
+      if (!e.overrides.includes(k)) {
+        throw new KernelError(`kernel "${kernel.name}" entry "${e.name}" has no override "${k}" (it has: ${e.overrides.join(', ') || 'none'})`);
+      }
+    }
+    const key = `${kernel.name}:${e.name}:${Object.keys(ov).sort().map((k) => `${k}=${ov[k]}`).join(',')}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      p = this.device.createComputePipeline({
+        label: key,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(kernel, e)] }),
+        compute: { module: kernel.module, entryPoint: e.name, constants: ov },
+      });
+      this.pipelines.set(key, p);
+      this.counters.pipelinesCreated++;
+    }
+    return p;
+  }
+
+  get pipelineCacheSize(): number {
+    return this.pipelines.size;
+  }
+
+  // ---- tensors ---------------------------------------------------------------------------
+
+  private newStorage(bytes: number, label?: string): Storage {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    if (bytes > this.info.limits.maxStorageBufferBindingSize) {
+      throw new ShapeError(
+        `a tensor of ${bytes} bytes exceeds this device's storage binding limit of ${this.info.limits.maxStorageBufferBindingSize} bytes; use a smaller batch`,
+      );
+    }
+    return new Storage(this, this.pool.acquire(bytes, usage, label), bytes);
+  }
+
+  /** An uninitialised tensor (contents undefined until a kernel writes it). */
+  empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
+    this.alive('empty()');
+    checkShape(shape);
+    return new Tensor(this.newStorage(sizeOf(shape) * 4), [...shape], dtype);
+  }
+
+  zeros<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
+    const t = this.empty(shape, dtype);
+    this.endPass();
+    this.commandEncoder().clearBuffer(t.buffer, 0, Math.ceil((t.size * 4) / 4) * 4);
+    return t;
+  }
+
+  /** Uploads CPU data into a new tensor. */
+  tensor<D extends DType = 'f32'>(data: ArrayLike<number>, shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
+    this.alive('tensor()');
+    checkShape(shape);
+    if (sizeOf(shape) !== data.length) {
+      throw new ShapeError(`tensor(): ${data.length} values do not fill shape [${shape.join(', ')}] (${sizeOf(shape)} elements)`);
+    }
+    const t = this.empty(shape, dtype);
+    this.write(t, data);
+    return t;
+  }
+
+  /** Overwrites a tensor's contents from the CPU, after every command recorded so far. */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    this.alive('write()');
+    if (data.length !== t.size) throw new ShapeError(`write(): ${data.length} values for a tensor of ${t.size} elements`);
+    // queue.writeBuffer runs before commands that are recorded but not yet submitted.
+    if (this.encoder) this.flush();
+    const typed =
+      t.dtype === 'f32'
+        ? data instanceof Float32Array
+          ? data
+          : Float32Array.from(data)
+        : t.dtype === 'i32'
+          ? data instanceof Int32Array
+            ? data
+            : Int32Array.from(data)
+          : data instanceof Uint32Array
+            ? data
+            : Uint32Array.from(data);
+    this.device.queue.writeBuffer(t.buffer, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+  }
+
+  /** Called by Tensor.dispose() when the last view of a storage goes away. */
+  releaseStorage(s: Storage): void {
+    if (this.destroyed) return;
+    this.pool.release(s.buffer);
+  }
+
+  /** Copies `src` into `dst` (same element count). */
+  copy(src: Tensor, dst: Tensor): void {
+    this.alive('copy()');
+    if (src.size !== dst.size) throw new ShapeError(`copy(): sizes differ (${src.size} vs ${dst.size})`);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.size * 4);
+  }
+
+  // ---- recording and submission ------------------------------------------------------------
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private uniformSlot(bytes: number): { buffer: GPUBuffer; view: DataView; offset: number } {
+    const align = this.device.limits.minUniformBufferOffsetAlignment;
+    const size = Math.ceil(bytes / align) * align;
+    let chunk = this.uniformChunks[this.uniformChunks.length - 1];
+    if (!chunk || chunk.used + size > UNIFORM_CHUNK) {
+      const buffer = this.pool.acquire(UNIFORM_CHUNK, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniforms');
+      chunk = { buffer, data: new ArrayBuffer(UNIFORM_CHUNK), used: 0 };
+      this.uniformChunks.push(chunk);
+    }
+    const offset = chunk.used;
+    chunk.used += size;
+    return { buffer: chunk.buffer, view: new DataView(chunk.data), offset };
+  }
+
+  /**
+   * Records one dispatch. Every binding of the entry point must be given: tensors for storage
+   * arrays (checked for dtype and size), plain objects for uniform structs (packed by member name).
+   */
+  dispatch(kernelName: string, entryName: string, spec: DispatchSpec): void {
+    this.alive(`dispatch(${kernelName}.${entryName})`);
+    const kernel = this.kernel(kernelName);
+    const e = this.entry(kernel, entryName);
+    const label = `${kernelName}.${entryName}`;
+    for (const key of Object.keys(spec.bindings)) {
+      if (!e.bindings.some((b) => b.name === key)) {
+        throw new ShapeError(`${label}: unknown binding "${key}" (entry uses: ${e.bindings.map((b) => b.name).join(', ')})`);
+      }
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    const written = new Set<GPUBuffer>();
+    const used = new Map<GPUBuffer, string>();
+    for (const b of e.bindings) {
+      const v = spec.bindings[b.name];
+      if (v === undefined) throw new ShapeError(`${label}: binding "${b.name}" was not given`);
+      if (b.kind === 'uniform') {
+        if (v instanceof Tensor) throw new ShapeError(`${label}: binding "${b.name}" is a uniform struct; pass an object of values, not a tensor`);
+        const slot = this.uniformSlot(b.size);
+        packUniforms(b, v, slot.view, slot.offset, label);
+        entries.push({ binding: b.binding, resource: { buffer: slot.buffer, offset: slot.offset, size: b.size } });
+        continue;
+      }
+      if (!(v instanceof Tensor)) throw new ShapeError(`${label}: binding "${b.name}" is a storage buffer; pass a tensor`);
+      if (b.scalar && b.scalar !== v.dtype) {
+        throw new ShapeError(`${label}: binding "${b.name}" holds ${b.element} but the tensor is ${v.dtype}`);
+      }
+      if (v.size === 0) throw new ShapeError(`${label}: binding "${b.name}" got an empty tensor`);
+      if ((v.size * 4) % b.stride !== 0) {
+        throw new ShapeError(`${label}: binding "${b.name}" has ${v.size * 4} bytes, not a whole number of ${b.element} (${b.stride} bytes)`);
+      }
+      const buffer = v.buffer;
+      const other = used.get(buffer);
+      if (other !== undefined && (b.kind === 'storage-rw' || written.has(buffer))) {
+        throw new ShapeError(`${label}: bindings "${other}" and "${b.name}" use the same buffer and one of them is written`);
+      }
+      used.set(buffer, b.name);
+      if (b.kind === 'storage-rw') written.add(buffer);
+      entries.push({ binding: b.binding, resource: { buffer, offset: 0, size: v.size * 4 } });
+    }
+    const [x, y = 1, z = 1] = spec.workgroups;
+    const maxWg = this.info.limits.maxComputeWorkgroupsPerDimension;
+    for (const n of [x, y, z]) {
+      if (!Number.isInteger(n) || n < 0 || n > maxWg) {
+        throw new ShapeError(`${label}: workgroup count ${n} is outside 0..${maxWg}; the op must split this shape`);
+      }
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const pipeline = this.pipeline(kernel, e, spec.overrides);
+    const bindGroup = this.device.createBindGroup({ layout: this.layout(kernel, e), entries });
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.counters.dispatches++;
+    if (++this.dispatchCount >= this.maxDispatchesPerSubmit) this.flush();
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.alive('flush()');
+    if (!this.encoder) return;
+    this.endPass();
+    for (const c of this.uniformChunks) {
+      this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, c.used);
+      this.pool.release(c.buffer);
+    }
+    this.uniformChunks = [];
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.dispatchCount = 0;
+    this.counters.submits++;
+    this.pool.afterSubmit();
+  }
+
+  /** Throws the first pending compile or device error, if any. */
+  async checkErrors(): Promise<void> {
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    await Promise.all(checks);
+    if (this.deviceErrors.length) {
+      const msg = this.deviceErrors.join('\n');
+      this.deviceErrors = [];
+      throw new EngineError(`WebGPU reported an error: ${msg}`);
+    }
+  }
+
+  /** Submits and waits until the GPU has finished all work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  /** Copies a tensor back to the CPU. */
+  async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
+    this.alive('read()');
+    const bytes = t.size * 4;
+    const staging = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      await this.checkErrors();
+      throw new EngineError(`read(): mapping the result failed: ${(e as Error).message}`);
+    }
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.pool.release(staging);
+    await this.checkErrors();
+    const out = t.dtype === 'f32' ? new Float32Array(copy) : t.dtype === 'i32' ? new Int32Array(copy) : new Uint32Array(copy);
+    return out as TypedArrayFor<D>;
+  }
+
+  /** Frees every GPU object. The engine cannot be used afterwards; the process can exit. */
+  destroy(): void {
+    if (this.destroyed) return;
+    if (this.pass) this.pass.end();
+    this.pass = null;
+    this.encoder = null;
+    this.uniformChunks = [];
+    this.pool.destroy();
+    this.kernels.clear();
+    this.layouts.clear();
+    this.pipelines.clear();
+    this.device.destroy();
+    this.destroyed = true;
+  }
+}
