@@ -115,7 +115,6 @@ interface WyckoffSpec {
 }
 
 interface GroupTables {
-  number: number;
   /** Operations flattened: 12 numbers each (rotation row-major, then translation). */
   ops: Float64Array;
   wyckoff: WyckoffSpec[];
@@ -182,7 +181,7 @@ function groupTables(n: number): GroupTables {
   if (!opsMatchWyckoff(ops, wyckoff)) {
     throw new Error(`internal: symmetry operations of space group ${n} do not reproduce its Wyckoff multiplicities`);
   }
-  g = { number: n, ops, wyckoff };
+  g = { ops, wyckoff };
   tablesCache.set(n, g);
   return g;
 }
@@ -447,17 +446,14 @@ function planSites(g: GroupTables, o: ResolvedOptions, rng: Rng, escalation: num
   const usedFixed = new Set<WyckoffSpec>();
   const picks: WyckoffSpec[] = [];
   let atoms = 0;
-  // After repeated failures one general position is required when it fits.
+  // After repeated failures the first pick is the general position when it fits.
   const forceGeneral = escalation >= 2 && general.multiplicity <= o.maxAtoms;
   for (let i = 0; i < nSites; i++) {
     const budget = o.maxAtoms - atoms;
-    const mustGeneral = forceGeneral && i === nSites - 1 && !picks.includes(general);
-    const specials = g.wyckoff.filter(
-      (w) => !w.general && w.multiplicity <= budget && !usedFixed.has(w),
-    );
+    const specials = g.wyckoff.filter((w) => !w.general && w.multiplicity <= budget && !usedFixed.has(w));
     let w: WyckoffSpec | undefined;
-    if (mustGeneral) {
-      if (general.multiplicity <= budget) w = general;
+    if (forceGeneral && i === 0) {
+      w = general;
     } else if (general.multiplicity <= budget && (specials.length === 0 || rng.uniform() < pGeneral)) {
       w = general;
     } else if (specials.length > 0) {
