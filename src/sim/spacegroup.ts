@@ -78,10 +78,11 @@ export function spaceGroupInfo(n: number): SpaceGroupInfo {
   return info;
 }
 
+// moyo serialises rotations column-major; our Mat3 is row-major.
 function toSymOps(ops: moyo.MoyoOperation[]): SymOp[] {
-  return ops.map((o) => ({
-    rotation: [...o.rotation] as Mat3,
-    translation: [o.translation[0], o.translation[1], o.translation[2]],
+  return ops.map(({ rotation: r }, i) => ({
+    rotation: [r[0], r[3], r[6], r[1], r[4], r[7], r[2], r[5], r[8]] as Mat3,
+    translation: [ops[i].translation[0], ops[i].translation[1], ops[i].translation[2]],
   }));
 }
 

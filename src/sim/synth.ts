@@ -122,11 +122,11 @@ interface GroupTables {
 
 const tablesCache = new Map<number, GroupTables>();
 
-function flattenOps(ops: SymOp[], transpose: boolean): Float64Array {
+function flattenOps(ops: SymOp[]): Float64Array {
   const flat = new Float64Array(ops.length * 12);
   ops.forEach((op, i) => {
     const r = op.rotation;
-    flat.set(transpose ? [r[0], r[3], r[6], r[1], r[4], r[7], r[2], r[5], r[8]] : r, i * 12);
+    flat.set(r, i * 12);
     flat.set(op.translation, i * 12 + 9);
   });
   return flat;
@@ -136,26 +136,6 @@ function flattenOps(ops: SymOp[], transpose: boolean): Float64Array {
 function opsMatchWyckoff(ops: Float64Array, wyckoff: WyckoffSpec[]): boolean {
   const v: Vec3 = [0.1234, 0.2345, 0.3456];
   return wyckoff.every((w) => orbit(ops, affine(w, v)).length === w.multiplicity * 3);
-}
-
-let transposed: boolean | null = null;
-
-/**
- * Workaround: spacegroup.ts (at 7fb5233) passes moyo's rotation matrices on unchanged, but moyo
- * serialises them column-major, so they come out transposed (for 4_1, 3_1, 6_1... that silently
- * turns a group into its enantiomorph). Decided once from Fd-3m (origin choice 2), whose Wyckoff
- * multiplicities only the correct matrices reproduce, so this stays right once spacegroup.ts is
- * fixed.
- */
-function rotationsTransposed(): boolean {
-  if (transposed === null) {
-    const w = wyckoffSpecs(227);
-    const ops = symmetryOperations(227);
-    if (opsMatchWyckoff(flattenOps(ops, false), w)) transposed = false;
-    else if (opsMatchWyckoff(flattenOps(ops, true), w)) transposed = true;
-    else throw new Error('internal: symmetry operations of Fd-3m do not reproduce its Wyckoff multiplicities');
-  }
-  return transposed;
 }
 
 function wyckoffSpecs(n: number): WyckoffSpec[] {
@@ -177,7 +157,7 @@ function groupTables(n: number): GroupTables {
   let g = tablesCache.get(n);
   if (g) return g;
   const wyckoff = wyckoffSpecs(n);
-  const ops = flattenOps(symmetryOperations(n), rotationsTransposed());
+  const ops = flattenOps(symmetryOperations(n));
   if (!opsMatchWyckoff(ops, wyckoff)) {
     throw new Error(`internal: symmetry operations of space group ${n} do not reproduce its Wyckoff multiplicities`);
   }

@@ -117,6 +117,27 @@ describe('expansion and detection', () => {
     }
   });
 
+  it('reproduces every Wyckoff multiplicity of all 230 standard settings', () => {
+    // Transposed rotations pass for many groups but not for these (e.g. Fd-3m 8a gives 32 atoms).
+    const bad: string[] = [];
+    for (let n = 1; n <= 230; n++) {
+      const ops = symmetryOperations(n);
+      for (const w of wyckoffPositions(n)) {
+        const f = wyckoffCoordinate(w.coordinates, [0.0731, 0.1827, 0.3143]);
+        const got = expandBySymmetry([site('Fe', f)], ops).length;
+        if (got !== w.multiplicity) bad.push(`${n} ${w.multiplicity}${w.letter}: ${got}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps the handedness of screw axes: P4_1 maps (x,y,z) to (-y,x,z+1/4)', () => {
+    const has = symmetryOperations(76).some(
+      (o) => o.rotation.join(',') === '0,-1,0,1,0,0,0,0,1' && Math.abs(o.translation[2] - 0.25) < 1e-9,
+    );
+    expect(has).toBe(true);
+  });
+
   it('merges images across the cell boundary and keeps mixed occupancy', () => {
     const ops = symmetryOperations(2); // x,y,z and -x,-y,-z
     // -1e-4 wraps to 0.9999, which must merge with +1e-4 under the default tolerance.
