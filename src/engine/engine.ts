@@ -214,8 +214,18 @@ export class Engine {
     if (k) return k;
     const source = this.kernelSource(name);
     const entries = reflectKernel(name, source);
+    // The error scope keeps a bad module's validation error out of the uncaptured-error stream:
+    // it is reported once, as a KernelError naming the line, by checkCompilation.
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: source, label: name });
-    const check = checkCompilation(name, module, source);
+    const scope = this.device.popErrorScope();
+    const check = Promise.all([scope, checkCompilation(name, module, source)]).then(
+      () => undefined,
+      (e: unknown) => {
+        this.kernels.delete(name);
+        throw e;
+      },
+    );
     check.catch(() => undefined); // reported at the next sync point
     this.pendingChecks.push(check);
     k = { name, source, module, entries };
