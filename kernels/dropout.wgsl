@@ -1,0 +1,51 @@
+// Dropout with a counter-based random mask: element i of a tensor is kept when
+// hash(i, k1, k2) >= threshold, where (k1, k2) are derived from (seed, step) on the CPU
+// (src/engine/ops/dropout.ts, dropoutKeys) and threshold = floor(p * 2^32). The mask is a pure
+// function of (seed, step, i), so backward re-derives it instead of storing it.
+//
+// Hash: Chris Wellons' "triple32" integer mixer, applied twice with the two keys in between;
+// the CPU reference (src/engine/reference/dropout.ts) computes the same bits.
+
+struct Params {
+  n: u32,
+  row: u32,        // elements per workgroup row in y (grid width * 256)
+  threshold: u32,
+  k1: u32,
+  k2: u32,
+  scale: f32,      // 1 / (1 - p)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+
+fn triple32(v: u32) -> u32 {
+  var h = v;
+  h ^= h >> 17u;
+  h *= 0xed5ad4bbu;
+  h ^= h >> 11u;
+  h *= 0xac4c1b51u;
+  h ^= h >> 15u;
+  h *= 0x31848babu;
+  h ^= h >> 14u;
+  return h;
+}
+
+fn keep_scale(i: u32) -> f32 {
+  let h = triple32(triple32(i ^ p.k1) + p.k2);
+  return select(0.0, p.scale, h >= p.threshold);
+}
+
+@compute @workgroup_size(256)
+fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.y * p.row + g.x;
+  if (i < p.n) { y[i] = x[i] * keep_scale(i); }
+}
+
+@compute @workgroup_size(256)
+fn backward(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.y * p.row + g.x;
+  if (i < p.n) { dx[i] = dy[i] * keep_scale(i); }
+}

@@ -1,0 +1,71 @@
+// Dropout (inverted: kept elements are scaled by 1/(1-p), so the expected value is unchanged).
+//
+// The mask comes from a counter-based hash of (seed, step, flat element index) (see
+// kernels/dropout.wgsl): the same seed and step give the same mask on every run and device, and
+// dropoutBackward re-derives it, so nothing is stored between forward and backward. Callers pass
+// the same params to both. Use a different seed per layer and advance `step` every iteration.
+//
+// p must be in [0, 1). p = 1 is rejected with a ValueError (it would zero the layer and its
+// gradient, and 1/(1-p) is infinite); leave the layer out instead. With training: false, or
+// p = 0, the result is a plain copy of the input.
+import type { Engine } from '../engine.ts';
+import { ValueError } from '../errors.ts';
+import { dropoutKeys, dropoutThreshold } from '../reference/dropout.ts';
+import type { Tensor } from '../tensor.ts';
+import { grid1d, requireF32 } from './elementwise.ts';
+
+export interface DropoutParams {
+  /** Probability of dropping an element, 0 <= p < 1. */
+  p: number;
+  /** Random seed, an integer in 0..2^32-1 (one per layer). */
+  seed: number;
+  /** Training step, an integer in 0..2^32-1; a new mask for every step. */
+  step: number;
+  /** When false the op is the identity (evaluation mode). */
+  training: boolean;
+}
+
+function checkParams(op: string, params: DropoutParams): void {
+  const { p, seed, step } = params;
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
+    throw new ValueError(`${op}: p must be in [0, 1), got ${p}; p = 1 drops everything, so leave the layer out instead`);
+  }
+  for (const [name, v] of [
+    ['seed', seed],
+    ['step', step],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+      throw new ValueError(`${op}: ${name} must be an integer in 0..4294967295, got ${v}`);
+    }
+  }
+}
+
+function run(engine: Engine, entry: 'forward' | 'backward', input: Tensor, params: DropoutParams): Tensor<'f32'> {
+  const out = engine.empty(input.shape);
+  const n = input.size;
+  if (n === 0) return out;
+  if (!params.training || params.p === 0) {
+    engine.copy(input, out);
+    return out;
+  }
+  const { k1, k2 } = dropoutKeys(params.seed, params.step);
+  const { workgroups, row } = grid1d(engine, n);
+  const p = { n, row, threshold: dropoutThreshold(params.p), k1, k2, scale: 1 / (1 - params.p) };
+  const bindings = entry === 'forward' ? { p, x: input, y: out } : { p, dy: input, dx: out };
+  engine.dispatch('dropout', entry, { bindings, workgroups });
+  return out;
+}
+
+/** y = x * mask / (1 - p), mask from (seed, step, element index). */
+export function dropout(engine: Engine, x: Tensor, params: DropoutParams): Tensor<'f32'> {
+  requireF32('dropout', 'x', x);
+  checkParams('dropout', params);
+  return run(engine, 'forward', x, params);
+}
+
+/** dx = dy * mask / (1 - p), with the mask of the forward call that had the same params. */
+export function dropoutBackward(engine: Engine, dy: Tensor, params: DropoutParams): Tensor<'f32'> {
+  requireF32('dropoutBackward', 'dy', dy);
+  checkParams('dropoutBackward', params);
+  return run(engine, 'backward', dy, params);
+}
