@@ -24,7 +24,9 @@ function loadDawn(): DawnModule {
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'xrd-xdg-'));
   if (!process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
   const require = createRequire(import.meta.url);
-  dawn = require('webgpu') as DawnModule;
+  // A portable bundle (scripts/portable-bundle.sh) ships dawn.node alone and names it here.
+  const direct = process.env.XRD_DAWN_NODE;
+  dawn = (direct ? require(resolve(direct)) : require('webgpu')) as DawnModule;
   return dawn;
 }
 

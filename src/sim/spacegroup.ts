@@ -11,7 +11,8 @@ let moyoReady = false;
 
 function ensureMoyo(): typeof moyo {
   if (!moyoReady) {
-    const wasmPath = createRequire(import.meta.url).resolve('@spglib/moyo-wasm/moyo_wasm_bg.wasm');
+    // XRD_MOYO_WASM: where a portable bundle (scripts/portable-bundle.sh) keeps the module.
+    const wasmPath = process.env.XRD_MOYO_WASM ?? createRequire(import.meta.url).resolve('@spglib/moyo-wasm/moyo_wasm_bg.wasm');
     moyo.initSync({ module: readFileSync(wasmPath) });
     moyoReady = true;
   }
