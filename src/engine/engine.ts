@@ -21,6 +21,13 @@ export interface EngineOptions {
   variants?: Record<string, string>;
   /** Submit automatically after this many recorded dispatches (default 512). */
   maxDispatchesPerSubmit?: number;
+  /**
+   * How to wait for the GPU. Dawn's Node binding polls in a busy loop while any GPU promise is
+   * pending, which takes a core away from a software GPU. 'sleep' first sleeps for most of the
+   * time the same sequence of dispatches took before, then waits; 'spin' always waits at once.
+   * Default: 'sleep' on software adapters, 'spin' otherwise (env XRD_WAIT overrides).
+   */
+  wait?: 'sleep' | 'spin';
 }
 
 export interface EngineInfo {
@@ -148,7 +155,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     source = nodeKernelSource();
   }
   const variants = { ...options.variants, ...parseVariantEnv(globalThis.process?.env?.XRD_KERNEL_VARIANTS) };
-  return new Engine(gpu, device, engineInfo, source, variants, options.maxDispatchesPerSubmit ?? 512);
+  const envWait = globalThis.process?.env?.XRD_WAIT;
+  const wait = envWait === 'sleep' || envWait === 'spin' ? envWait : (options.wait ?? (engineInfo.isSoftware ? 'sleep' : 'spin'));
+  return new Engine(gpu, device, engineInfo, source, variants, options.maxDispatchesPerSubmit ?? 512, wait);
 }
 
 export class Engine {
@@ -156,6 +165,10 @@ export class Engine {
   private kernels = new Map<string, KernelModule>();
   private layouts = new Map<string, GPUBindGroupLayout>();
   private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelineIds = new Map<GPUComputePipeline, number>();
+  /** Rolling hash of the dispatches since the last wait, and the wait time seen per hash. */
+  private workSignature = 0;
+  private waitEstimates = new Map<number, number>();
   private pendingChecks: Promise<void>[] = [];
   private deviceErrors: string[] = [];
   private encoder: GPUCommandEncoder | null = null;
@@ -175,6 +188,7 @@ export class Engine {
     private readonly kernelSource: (name: string) => string,
     private readonly variantOverrides: Record<string, string>,
     private readonly maxDispatchesPerSubmit: number,
+    readonly waitStrategy: 'sleep' | 'spin' = 'spin',
   ) {
     this.pool = new BufferPool(device);
     device.addEventListener('uncapturederror', (ev) => {
@@ -283,6 +297,7 @@ export class Engine {
         compute: { module: kernel.module, entryPoint: e.name, constants: ov },
       });
       this.pipelines.set(key, p);
+      this.pipelineIds.set(p, this.pipelines.size);
       this.counters.pipelinesCreated++;
     }
     return p;
@@ -451,6 +466,7 @@ export class Engine {
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
+    this.workSignature = (Math.imul(this.workSignature, 31) + this.pipelineIds.get(pipeline)! * 65599 + x + y * 7 + z * 13) | 0;
     this.counters.dispatches++;
     if (++this.dispatchCount >= this.maxDispatchesPerSubmit) this.flush();
   }
@@ -485,9 +501,29 @@ export class Engine {
   }
 
   /** Submits and waits until the GPU has finished all work. */
+  /**
+   * Waits on a GPU promise. With the 'sleep' strategy, first sleeps for 85 % of what the same
+   * dispatch sequence took last time, so Dawn's busy poll does not compete with a software GPU
+   * for the CPU; the estimate corrects itself when work gets shorter or longer.
+   */
+  private async waitFor<T>(start: () => Promise<T>): Promise<T> {
+    const key = this.workSignature;
+    this.workSignature = 0;
+    const t0 = performance.now();
+    const estimate = this.waitEstimates.get(key);
+    if (this.waitStrategy === 'sleep' && estimate !== undefined && estimate > 2) {
+      await new Promise((r) => setTimeout(r, estimate * 0.85));
+    }
+    const result = await start();
+    const took = performance.now() - t0;
+    this.waitEstimates.set(key, estimate === undefined ? took : 0.6 * estimate + 0.4 * took);
+    if (this.waitEstimates.size > 4096) this.waitEstimates.clear();
+    return result;
+  }
+
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor(() => this.device.queue.onSubmittedWorkDone());
     await this.checkErrors();
   }
 
@@ -501,7 +537,7 @@ export class Engine {
     this.flush();
     this.counters.readbacks++;
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+      await this.waitFor(() => staging.mapAsync(GPUMapMode.READ, 0, bytes));
     } catch (e) {
       await this.checkErrors();
       throw new EngineError(`read(): mapping the result failed: ${(e as Error).message}`);
@@ -525,6 +561,8 @@ export class Engine {
     this.kernels.clear();
     this.layouts.clear();
     this.pipelines.clear();
+    this.pipelineIds.clear();
+    this.waitEstimates.clear();
     this.device.destroy();
     this.destroyed = true;
   }

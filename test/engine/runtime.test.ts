@@ -228,6 +228,23 @@ describe('tensors and the buffer pool', () => {
   });
 });
 
+describe('waiting for the GPU', () => {
+  it("the 'sleep' strategy still returns complete results when work changes length", async () => {
+    const e = await createEngine({ kernelSource, wait: 'sleep' });
+    expect(e.waitStrategy).toBe('sleep');
+    for (const n of [10, 200000, 10, 200000, 50000, 10]) {
+      const x = e.tensor(Float32Array.from({ length: n }, (_, i) => i % 97), [n]);
+      const y = e.empty([n]);
+      e.dispatch('copy', 'scale', { bindings: { p: { n, scale: 2 }, x, y }, workgroups: [Math.ceil(n / 64)] });
+      const out = await y.read();
+      expect(out[n - 1]).toBe(((n - 1) % 97) * 2);
+      x.dispose();
+      y.dispose();
+    }
+    e.destroy();
+  });
+});
+
 describe('destroy', () => {
   it('frees everything and refuses further use with a typed error', async () => {
     const e = await createEngine({ kernelSource });
