@@ -8,7 +8,7 @@
 // p must be in [0, 1). p = 1 is rejected with a ValueError (it would zero the layer and its
 // gradient, and 1/(1-p) is infinite); leave the layer out instead. With training: false, or
 // p = 0, the result is a plain copy of the input.
-import type { Engine } from '../engine.ts';
+import type { BindingValue, Engine } from '../engine.ts';
 import { ValueError } from '../errors.ts';
 import { dropoutKeys, dropoutThreshold } from '../reference/dropout.ts';
 import type { Tensor } from '../tensor.ts';
@@ -51,7 +51,7 @@ function run(engine: Engine, entry: 'forward' | 'backward', input: Tensor, param
   const { k1, k2 } = dropoutKeys(params.seed, params.step);
   const { workgroups, row } = grid1d(engine, n);
   const p = { n, row, threshold: dropoutThreshold(params.p), k1, k2, scale: 1 / (1 - params.p) };
-  const bindings = entry === 'forward' ? { p, x: input, y: out } : { p, dy: input, dx: out };
+  const bindings: Record<string, BindingValue> = entry === 'forward' ? { p, x: input, y: out } : { p, dy: input, dx: out };
   engine.dispatch('dropout', entry, { bindings, workgroups });
   return out;
 }
