@@ -3,7 +3,8 @@ import * as ag from '../../src/engine/autograd.ts';
 import { AutogradError, FreedTensorError, GraphFreedError, Variable } from '../../src/engine/autograd.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { EngineDestroyedError, ShapeError } from '../../src/engine/errors.ts';
-import { Parameters, ParameterError, seededRandom } from '../../src/engine/parameters.ts';
+import { Adam, AdamW, Parameters, ParameterError, seededRandom } from '../../src/engine/parameters.ts';
+import { adamStepRef } from '../../src/engine/reference/optimizer.ts';
 import { conv1dRef, conv1dRefOutputLength, type Conv1dRefShape } from '../../src/engine/reference/conv1d.ts';
 import { denseRef, type DenseDims } from '../../src/engine/reference/dense.ts';
 import { dropoutRef } from '../../src/engine/reference/dropout.ts';
@@ -261,6 +262,40 @@ describe('tape semantics', () => {
     x.dispose();
     params.dispose();
   });
+});
+
+describe('optimizers over the registry', () => {
+  for (const [name, Opt, decoupled, wd] of [
+    ['Adam', Adam, false, 0.1],
+    ['AdamW', AdamW, true, 0.01],
+  ] as const) {
+    it(`${name}: three steps match the float64 reference; parameters without a gradient stay put`, async () => {
+      const params = new Parameters(engine);
+      const w = params.create('w', [3, 4], values(12, 31));
+      const b = params.create('b', [3], values(3, 32));
+      const frozen = params.create('frozen', [2], [1, 2]);
+      const x = ag.variable(engine.tensor(values(8, 33), [2, 4]));
+      const opt = name === 'Adam' ? new Opt(params, { lr: 0.05, weightDecay: wd }) : new Opt(params, { lr: 0.05 });
+      const ref = { w: Float64Array.from(await w.data.read()), b: Float64Array.from(await b.data.read()) };
+      const mom = { w: [new Float64Array(12), new Float64Array(12)], b: [new Float64Array(3), new Float64Array(3)] };
+      for (let t = 1; t <= 3; t++) {
+        opt.zeroGrad();
+        ag.sum(ag.relu(ag.dense(x, w, b))).backward();
+        const grads = { w: await w.grad!.read(), b: await b.grad!.read() };
+        opt.step();
+        for (const k of ['w', 'b'] as const) {
+          adamStepRef(ref[k], grads[k], mom[k][0]!, mom[k][1]!, { lr: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd, decoupled, step: t });
+        }
+      }
+      expect(opt.stepCount).toBe(3);
+      expect(maxRelError(await w.data.read(), ref.w, 1e-6)).toBeLessThan(1e-5);
+      expect(maxRelError(await b.data.read(), ref.b, 1e-6)).toBeLessThan(1e-5);
+      expect([...(await frozen.data.read())]).toEqual([1, 2]);
+      opt.dispose();
+      x.dispose();
+      params.dispose();
+    });
+  }
 });
 
 describe('typed errors', () => {
