@@ -90,10 +90,18 @@ export class Variable {
 
   constructor(
     data: Tensor,
-    readonly requiresGrad = false,
+    private readonly leafRequiresGrad = false,
     readonly label?: string,
   ) {
     this.tensor = data;
+  }
+
+  /**
+   * Leaves: as constructed. Op outputs: while their graph exists; a kept output whose graph was
+   * freed is a constant.
+   */
+  get requiresGrad(): boolean {
+    return this.node ? !this.node.freed : this.leafRequiresGrad;
   }
 
   /** The value. Throws FreedTensorError once the buffer was freed. */
@@ -240,7 +248,7 @@ function record(
   takesSeed = false,
 ): Variable {
   const needed = isGradEnabled() && inputs.some((v) => v?.requiresGrad);
-  const v = new Variable(out, needed);
+  const v = new Variable(out);
   if (needed) {
     v.node = { id: nextNodeId++, op, inputs, output: v, saved: save.map((t) => t.reshape(t.shape)), backward, takesSeed, freed: false };
   } else {
@@ -263,7 +271,7 @@ function collectNodes(root: Variable): Node[] {
     const n = stack.pop()!;
     if (seen.has(n)) continue;
     seen.add(n);
-    for (const v of n.inputs) if (v?.node && !seen.has(v.node)) stack.push(v.node);
+    for (const v of n.inputs) if (v?.node && !v.node.freed && !seen.has(v.node)) stack.push(v.node);
   }
   return [...seen].sort((a, b) => b.id - a.id);
 }

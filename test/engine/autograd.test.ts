@@ -200,6 +200,23 @@ describe('tape semantics', () => {
     params.dispose();
   });
 
+  it('a kept output becomes a constant once its graph is freed', async () => {
+    const params = makeParams();
+    const g = (n: string) => params.get(n);
+    const x = ag.variable(engine.tensor(values(12, 9), [3, 4]));
+    const h = ag.relu(ag.dense(x, g('w1'), g('b1'))).keep();
+    expect(h.requiresGrad).toBe(true);
+    ag.sum(ag.dense(h, g('w2'), g('b2'))).backward();
+    expect(h.requiresGrad).toBe(false);
+    params.zeroGrad();
+    ag.sum(ag.dense(h, g('w2'), g('b2'))).backward();
+    expect(g('w1').grad).toBeNull();
+    expect(g('w2').grad).not.toBeNull();
+    h.dispose();
+    x.dispose();
+    params.dispose();
+  });
+
   it('returns every intermediate buffer to the pool after a training step', async () => {
     const params = makeParams();
     const x = ag.variable(engine.tensor(values(12, 9), [3, 4]));
