@@ -1,7 +1,7 @@
 // Elementwise ops: ReLU forward/backward, add, in-place accumulate, scale/affine, fill.
 // All work on f32 tensors of any shape (flat over the elements). Outputs are new tensors from
 // engine.empty() except the in-place ops addInto() and fill(). Nothing reads back.
-import type { Engine } from '../engine.ts';
+import type { BindingValue, Engine } from '../engine.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -38,10 +38,34 @@ export function requireFinite(op: string, name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValueError(`${op}: ${name} must be a finite number, got ${v}`);
 }
 
-function launch(engine: Engine, entry: string, n: number, alpha: number, beta: number, tensors: Record<string, Tensor>): void {
+/**
+ * Elements per invocation for the streaming kernels of an op family (override PER): variant
+ * 'blocked' (8, the default on software GPUs, whose per-invocation overhead dominates) or 'flat'
+ * (1, coalesced loads: the default on real GPUs).
+ */
+export function elementsPerInvocation(engine: Engine, family: string): number {
+  const v = engine.variant(family, { software: 'blocked', gpu: 'flat' });
+  if (v === 'blocked') return 8;
+  if (v === 'flat') return 1;
+  throw new ValueError(`unknown ${family} kernel variant "${v}"; use "blocked" or "flat"`);
+}
+
+/** Dispatch of a streaming kernel over n elements with the family's PER (see elementsPerInvocation). */
+export function launchStreaming(
+  engine: Engine,
+  family: string,
+  entry: string,
+  n: number,
+  bindings: (row: number) => Record<string, BindingValue>,
+): void {
   if (n === 0) return; // an empty tensor: nothing to compute
-  const { workgroups, row } = grid1d(engine, n);
-  engine.dispatch('elementwise', entry, { bindings: { p: { n, row, alpha, beta }, ...tensors }, workgroups });
+  const per = elementsPerInvocation(engine, family);
+  const { workgroups, row } = grid1d(engine, Math.ceil(n / per));
+  engine.dispatch(family, entry, { bindings: bindings(row), workgroups, overrides: { PER: per } });
+}
+
+function launch(engine: Engine, entry: string, n: number, alpha: number, beta: number, tensors: Record<string, Tensor>): void {
+  launchStreaming(engine, 'elementwise', entry, n, (row) => ({ p: { n, row, alpha, beta }, ...tensors }));
 }
 
 /** y = max(x, 0). */
