@@ -8,7 +8,7 @@
 
 struct Params {
   n: u32,
-  row: u32,        // elements per workgroup row in y (grid width * 256)
+  row: u32,        // invocations per workgroup row in y (grid width * 256)
   threshold: u32,
   k1: u32,
   k2: u32,
@@ -38,14 +38,22 @@ fn keep_scale(i: u32) -> f32 {
   return select(0.0, p.scale, h >= p.threshold);
 }
 
+// Elements per invocation (variant knob, as in elementwise.wgsl): 8 on software GPUs, 1 on real ones.
+override PER: u32 = 1u;
+
+fn forward_at(i: u32) { y[i] = x[i] * keep_scale(i); }
+fn backward_at(i: u32) { dx[i] = dy[i] * keep_scale(i); }
+
 @compute @workgroup_size(256)
 fn forward(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.y * p.row + g.x;
-  if (i < p.n) { y[i] = x[i] * keep_scale(i); }
+  let s = (g.y * p.row + g.x) * PER;
+  if (s + PER <= p.n) { for (var k = 0u; k < PER; k++) { forward_at(s + k); } }
+  else { for (var i = s; i < p.n; i++) { forward_at(i); } }
 }
 
 @compute @workgroup_size(256)
 fn backward(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.y * p.row + g.x;
-  if (i < p.n) { dx[i] = dy[i] * keep_scale(i); }
+  let s = (g.y * p.row + g.x) * PER;
+  if (s + PER <= p.n) { for (var k = 0u; k < PER; k++) { backward_at(s + k); } }
+  else { for (var i = s; i < p.n; i++) { backward_at(i); } }
 }

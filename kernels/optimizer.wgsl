@@ -9,7 +9,7 @@
 
 struct Params {
   n: u32,
-  row: u32,            // elements per workgroup row in y (grid width * 256)
+  row: u32,            // invocations per workgroup row in y (grid width * 256)
   beta1: f32,
   beta2: f32,
   one_minus_beta1: f32,   // computed in float64: 1 - f32(beta2) in f32 is off by ~1e-5 relative
@@ -27,10 +27,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 
-@compute @workgroup_size(256)
-fn adam(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * p.row + gid.x;
-  if (i >= p.n) { return; }
+// Elements per invocation (variant knob, as in elementwise.wgsl): 8 on software GPUs, 1 on real ones.
+override PER: u32 = 1u;
+
+fn adam_at(i: u32) {
   let w = param[i];
   let g = grad[i] + p.l2 * w;
   let mi = p.beta1 * m[i] + p.one_minus_beta1 * g;
@@ -38,4 +38,11 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>) {
   m[i] = mi;
   v[i] = vi;
   param[i] = w * p.decay - p.step_size * mi / (sqrt(vi) * p.inv_sqrt_bc2 + p.eps);
+}
+
+@compute @workgroup_size(256)
+fn adam(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let s = (gid.y * p.row + gid.x) * PER;
+  if (s + PER <= p.n) { for (var k = 0u; k < PER; k++) { adam_at(s + k); } }
+  else { for (var i = s; i < p.n; i++) { adam_at(i); } }
 }

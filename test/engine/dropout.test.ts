@@ -30,35 +30,43 @@ async function mask(n: number, params: DropoutParams): Promise<Uint8Array> {
 
 const N = 1_000_000;
 
+// every kernel variant: 'blocked' (8 elements per invocation) and 'flat' (1)
+describe.each(['blocked', 'flat'])('variant %s', (variant) => {
+  beforeAll(() => engine.setVariant('dropout', variant));
+  afterAll(() => engine.setVariant('dropout', undefined));
+
+  describe('dropout kernels', () => {
+    it('match the CPU reference bit for bit on the mask, forward and backward', async () => {
+      for (const [shape, p] of [
+        [[1], 0.5],
+        [[3, 7, 11], 0.3],
+        [[64, 2300], 0.5],
+      ] as [number[], number][]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const xv = data(n, n);
+        const params = { p, seed: 1234, step: 17, training: true };
+        const x = engine.tensor(xv, shape);
+        const y = dropout(engine, x, params);
+        expect(y.shape).toEqual(shape);
+        expect(maxRelError(await y.read(), dropoutRef(xv, p, 1234, 17), 1e-7)).toBeLessThan(1e-6);
+        const dx = dropoutBackward(engine, x, params);
+        expect(maxRelError(await dx.read(), dropoutRef(xv, p, 1234, 17), 1e-7)).toBeLessThan(1e-6);
+      }
+    });
+
+    it('backward matches float64 finite differences of the forward', async () => {
+      const n = 257;
+      const xv = data(n, 3);
+      const dyv = data(n, 4);
+      const params = { p: 0.4, seed: 9, step: 2, training: true };
+      const dx = dropoutBackward(engine, engine.tensor(dyv, [n]), params);
+      const fd = numericVjp((z) => dropoutRef(z, 0.4, 9, 2), xv, dyv);
+      expect(maxRelError(await dx.read(), fd, 1e-6)).toBeLessThan(1e-3);
+    });
+  });
+});
+
 describe('dropout', () => {
-  it('matches the CPU reference bit for bit on the mask, forward and backward', async () => {
-    for (const [shape, p] of [
-      [[1], 0.5],
-      [[3, 7, 11], 0.3],
-      [[64, 2300], 0.5],
-    ] as [number[], number][]) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const xv = data(n, n);
-      const params = { p, seed: 1234, step: 17, training: true };
-      const x = engine.tensor(xv, shape);
-      const y = dropout(engine, x, params);
-      expect(y.shape).toEqual(shape);
-      expect(maxRelError(await y.read(), dropoutRef(xv, p, 1234, 17), 1e-7)).toBeLessThan(1e-6);
-      const dx = dropoutBackward(engine, x, params);
-      expect(maxRelError(await dx.read(), dropoutRef(xv, p, 1234, 17), 1e-7)).toBeLessThan(1e-6);
-    }
-  });
-
-  it('backward matches float64 finite differences of the forward', async () => {
-    const n = 257;
-    const xv = data(n, 3);
-    const dyv = data(n, 4);
-    const params = { p: 0.4, seed: 9, step: 2, training: true };
-    const dx = dropoutBackward(engine, engine.tensor(dyv, [n]), params);
-    const fd = numericVjp((z) => dropoutRef(z, 0.4, 9, 2), xv, dyv);
-    expect(maxRelError(await dx.read(), fd, 1e-6)).toBeLessThan(1e-3);
-  });
-
   it('same seed and step give the same mask; another step or seed gives another', async () => {
     const base = { p: 0.3, seed: 42, step: 5, training: true };
     const a = await mask(N, base);

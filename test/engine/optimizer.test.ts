@@ -21,41 +21,50 @@ function data(n: number, seed = 1): Float32Array {
   });
 }
 
-describe('adamStep / adamwStep', () => {
-  // tiny, ragged, a conv2 weight (80 x 80 x 50) and the 230-class output layer (230 x 1150)
-  for (const shape of [[1], [7], [1000], [80, 80, 50], [230, 1150]]) {
-    for (const decoupled of [false, true]) {
-      it(`${decoupled ? 'AdamW' : 'Adam'} matches the reference over 5 steps on [${shape}]`, async () => {
-        const n = shape.reduce((a, b) => a * b, 1);
-        const p0 = data(n, n);
-        const param = engine.tensor(p0, shape);
-        const m = engine.zeros(shape);
-        const v = engine.zeros(shape);
-        const rp = Float64Array.from(p0);
-        const rm = new Float64Array(n);
-        const rv = new Float64Array(n);
-        const opts = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05 };
-        for (let step = 1; step <= 5; step++) {
-          // gradients of varied scale, with some exact zeros
-          const gv = Float32Array.from(data(n, n + step), (x, i) => (i % 11 === 0 ? 0 : x * (1 + (i % 5))));
-          const grad = engine.tensor(gv, shape);
-          if (decoupled) adamwStep(engine, param, grad, m, v, { ...opts, step });
-          else adamStep(engine, param, grad, m, v, { ...opts, step });
-          adamStepRef(rp, gv, rm, rv, { ...opts, decoupled, step });
-          grad.dispose();
-        }
-        // params and moments are O(1) (absolute tolerance 1: fp32 rounding of O(1) sums is
-        // absolute, even where the result lands near 0); v is compared relatively
-        expect(maxRelError(await param.read(), rp, 1)).toBeLessThan(2e-6);
-        expect(maxRelError(await m.read(), rm, 1)).toBeLessThan(2e-6);
-        expect(maxRelError(await v.read(), rv, 1e-6)).toBeLessThan(1e-5);
-        // the parameters moved by ~lr per step, so the comparison is not trivially p0 == p0
-        expect(maxRelError(p0, rp, 1e-3)).toBeGreaterThan(1e-3);
-        for (const t of [param, m, v]) t.dispose();
-      });
-    }
-  }
+// every kernel variant: 'blocked' (8 elements per invocation) and 'flat' (1)
+describe.each(['blocked', 'flat'])('variant %s', (variant) => {
+  beforeAll(() => engine.setVariant('optimizer', variant));
+  afterAll(() => engine.setVariant('optimizer', undefined));
 
+  describe('adamStep / adamwStep', () => {
+    // tiny, ragged, a conv2 weight (80 x 80 x 50) and the 230-class output layer (230 x 1150)
+    for (const shape of [[1], [7], [1000], [80, 80, 50], [230, 1150]]) {
+      for (const decoupled of [false, true]) {
+        it(`${decoupled ? 'AdamW' : 'Adam'} matches the reference over 5 steps on [${shape}]`, async () => {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const p0 = data(n, n);
+          const param = engine.tensor(p0, shape);
+          const m = engine.zeros(shape);
+          const v = engine.zeros(shape);
+          const rp = Float64Array.from(p0);
+          const rm = new Float64Array(n);
+          const rv = new Float64Array(n);
+          const opts = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05 };
+          for (let step = 1; step <= 5; step++) {
+            // gradients of varied scale, with some exact zeros
+            const gv = Float32Array.from(data(n, n + step), (x, i) => (i % 11 === 0 ? 0 : x * (1 + (i % 5))));
+            const grad = engine.tensor(gv, shape);
+            if (decoupled) adamwStep(engine, param, grad, m, v, { ...opts, step });
+            else adamStep(engine, param, grad, m, v, { ...opts, step });
+            adamStepRef(rp, gv, rm, rv, { ...opts, decoupled, step });
+            grad.dispose();
+          }
+          // params and moments are O(1) (absolute tolerance 1: fp32 rounding of O(1) sums is
+          // absolute, even where the result lands near 0); v is compared relatively
+          expect(maxRelError(await param.read(), rp, 1)).toBeLessThan(2e-6);
+          expect(maxRelError(await m.read(), rm, 1)).toBeLessThan(2e-6);
+          expect(maxRelError(await v.read(), rv, 1e-6)).toBeLessThan(1e-5);
+          // the parameters moved by ~lr per step, so the comparison is not trivially p0 == p0
+          expect(maxRelError(p0, rp, 1e-3)).toBeGreaterThan(1e-3);
+          for (const t of [param, m, v]) t.dispose();
+        });
+      }
+    }
+
+  });
+});
+
+describe('adamStep / adamwStep against PyTorch and limits', () => {
   it('matches torch.optim.Adam / AdamW (float64, 4 steps) on a fixed problem', async () => {
     // torch 1.13: p = [0.5, -1.2, 3.0, 0.0, -0.01]; grad at step t: sin(i + 0.7 t) * (i + 1) * 0.3;
     // lr 0.01, betas (0.9, 0.999), eps 1e-8.
@@ -110,7 +119,10 @@ describe('adamStep / adamwStep', () => {
     const param = engine.zeros([n]);
     const grad = engine.empty([n]);
     engine.write(grad, Float32Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1)));
+    // 'flat' (one element per invocation) is the variant whose grid needs the y split here
+    engine.setVariant('optimizer', 'flat');
     adamStep(engine, param, grad, engine.zeros([n]), engine.zeros([n]), { lr: 0.5, step: 1 });
+    engine.setVariant('optimizer', undefined);
     const out = await param.read();
     // first step: update = -lr * sign(g) (m_hat / sqrt(v_hat) = g / |g|)
     let bad = 0;

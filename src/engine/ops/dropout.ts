@@ -12,7 +12,7 @@ import type { BindingValue, Engine } from '../engine.ts';
 import { ValueError } from '../errors.ts';
 import { dropoutKeys, dropoutThreshold } from '../reference/dropout.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32 } from './elementwise.ts';
+import { launchStreaming, requireF32 } from './elementwise.ts';
 
 export interface DropoutParams {
   /** Probability of dropping an element, 0 <= p < 1. */
@@ -43,16 +43,15 @@ function checkParams(op: string, params: DropoutParams): void {
 function run(engine: Engine, entry: 'forward' | 'backward', input: Tensor, params: DropoutParams): Tensor<'f32'> {
   const out = engine.empty(input.shape);
   const n = input.size;
-  if (n === 0) return out;
   if (!params.training || params.p === 0) {
     engine.copy(input, out);
     return out;
   }
   const { k1, k2 } = dropoutKeys(params.seed, params.step);
-  const { workgroups, row } = grid1d(engine, n);
-  const p = { n, row, threshold: dropoutThreshold(params.p), k1, k2, scale: 1 / (1 - params.p) };
-  const bindings: Record<string, BindingValue> = entry === 'forward' ? { p, x: input, y: out } : { p, dy: input, dx: out };
-  engine.dispatch('dropout', entry, { bindings, workgroups });
+  launchStreaming(engine, 'dropout', entry, n, (row): Record<string, BindingValue> => {
+    const p = { n, row, threshold: dropoutThreshold(params.p), k1, k2, scale: 1 / (1 - params.p) };
+    return entry === 'forward' ? { p, x: input, y: out } : { p, dy: input, dx: out };
+  });
   return out;
 }
 

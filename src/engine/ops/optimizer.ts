@@ -4,7 +4,7 @@
 import type { Engine } from '../engine.ts';
 import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32, requireSameShape } from './elementwise.ts';
+import { launchStreaming, requireF32, requireSameShape } from './elementwise.ts';
 
 export interface AdamOptions {
   lr: number;
@@ -56,22 +56,22 @@ export function adamStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor,
     if (t !== param) requireSameShape(op, 'param', param, name, t);
   }
   const n = param.size;
-  if (n === 0) return;
-  const { workgroups, row } = grid1d(engine, n);
-  const uniforms = {
-    n,
-    row,
-    beta1: o.beta1,
-    beta2: o.beta2,
-    one_minus_beta1: 1 - o.beta1,
-    one_minus_beta2: 1 - o.beta2,
-    eps: o.eps,
-    l2: decoupled ? 0 : o.weightDecay,
-    decay: decoupled ? 1 - o.lr * o.weightDecay : 1,
-    step_size: o.lr / (1 - o.beta1 ** o.step),
-    inv_sqrt_bc2: 1 / Math.sqrt(1 - o.beta2 ** o.step),
-  };
-  engine.dispatch('optimizer', 'adam', { bindings: { p: uniforms, param, grad, m, v }, workgroups });
+  launchStreaming(engine, 'optimizer', 'adam', n, (row) => {
+    const uniforms = {
+      n,
+      row,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      one_minus_beta1: 1 - o.beta1,
+      one_minus_beta2: 1 - o.beta2,
+      eps: o.eps,
+      l2: decoupled ? 0 : o.weightDecay,
+      decay: decoupled ? 1 - o.lr * o.weightDecay : 1,
+      step_size: o.lr / (1 - o.beta1 ** o.step),
+      inv_sqrt_bc2: 1 / Math.sqrt(1 - o.beta2 ** o.step),
+    };
+    return { p: uniforms, param, grad, m, v };
+  });
 }
 
 /** AdamW: adamStep with decoupled weight decay (default weightDecay 0.01, as in PyTorch). */
