@@ -45,3 +45,8 @@ export function gridAngles(g: CliGrid): Float64Array {
   for (let i = 0; i < g.points; i++) x[i] = g.twoThetaMin + i * g.step;
   return x;
 }
+
+/** The renderer's grid description (first point, step, points, wavelength). */
+export function cliGridToGrid(g: CliGrid): { twoThetaMin: number; step: number; points: number; wavelength: number } {
+  return { twoThetaMin: g.twoThetaMin, step: g.step, points: g.points, wavelength: g.wavelength };
+}

@@ -220,7 +220,7 @@ export class DatasetWriter {
       },
       labels: {
         files: ['labels.json', 'labels.csv'],
-        columns: [...LABEL_COLUMNS, ...[...this.paramColumns].sort()],
+        columns: [...LABEL_COLUMNS, ...this.paramColumnList()],
         crystal_systems: CRYSTAL_SYSTEMS,
       },
       files,
@@ -230,8 +230,14 @@ export class DatasetWriter {
     return { dir: this.dir, count: this.written, files, bytes };
   }
 
+  /** Parameter columns; a key that is null in some rows and an object in others keeps only its sub-keys. */
+  private paramColumnList(): string[] {
+    const keys = [...this.paramColumns].sort();
+    return keys.filter((k) => !keys.some((other) => other.startsWith(`${k}.`)));
+  }
+
   private async writeLabelsCsv(): Promise<void> {
-    const columns = [...LABEL_COLUMNS, ...[...this.paramColumns].sort()];
+    const columns = [...LABEL_COLUMNS, ...this.paramColumnList()];
     const tmp = join(this.dir, 'labels.csv.partial');
     const fd = openSync(tmp, 'w');
     try {

@@ -83,7 +83,7 @@ describe('DatasetWriter', () => {
       { name: 'b, "quoted"', spaceGroup: 1 },
     ]);
     w.append(patternsOf(3, 2), [
-      { name: 'c', spaceGroup: 136, params: { impurity: { fraction: 0.1 } } },
+      { name: 'c', spaceGroup: 136, params: { impurity: { fraction: 0.1 }, caglioti: null } },
       { name: 'd', spaceGroup: 194 },
       { name: 'e', spaceGroup: 15 },
     ]);

@@ -1,0 +1,166 @@
+// End-to-end tests of `xrd simulate`: spawn bin/xrd.js as a user would.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCif } from '../../src/sim/cif.ts';
+import { peakList } from '../../src/sim/reflections.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const tmp = mkdtempSync(join(tmpdir(), 'xrd-cli-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const rutile = join(root, 'examples/TiO2-rutile.cif');
+const halite = join(root, 'examples/NaCl-halite.cif');
+const PY = '/usr/bin/python3';
+const hasPython = existsSync(PY);
+
+// Dawn itself prints these two lines on stderr when a device is created on lavapipe.
+const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
+
+function xrd(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
+}
+
+/** Exactly one line on stderr, no stack trace. */
+function expectOneLine(stderr: string): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+function peaksAsJson(path: string): unknown {
+  return JSON.parse(JSON.stringify(peakList(readCif(path))));
+}
+
+// NaCl written out in P1 (all 8 atoms, no symmetry stated), as pymatgen writes CIFs.
+const NACL_P1 = `data_NaCl_P1
+_symmetry_space_group_name_H-M   'P 1'
+_cell_length_a 5.6402
+_cell_length_b 5.6402
+_cell_length_c 5.6402
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_Int_Tables_number 1
+loop_
+ _symmetry_equiv_pos_as_xyz
+  'x, y, z'
+loop_
+ _atom_site_type_symbol
+ _atom_site_label
+ _atom_site_fract_x
+ _atom_site_fract_y
+ _atom_site_fract_z
+ _atom_site_occupancy
+  Na+ Na0+ 0 0 0 1
+  Na+ Na1 0 0.5 0.5 1
+  Na+ Na2 0.5 0 0.5 1
+  Na+ Na3 0.5 0.5 0 1
+  Cl- Cl4 0.5 0.5 0.5 1
+  Cl- Cl5 0.5 0 0 1
+  Cl- Cl6 0 0.5 0 1
+  Cl- Cl7 0 0 0.5 1
+`;
+
+describe('xrd simulate', () => {
+  it('writes an 8500-row XY, the peak list and a well-formed SVG plot', () => {
+    const out = join(tmp, 'out');
+    const peaks = join(tmp, 'rutile.peaks.json');
+    const r = xrd(['simulate', rutile, '-o', out, '--peaks', peaks, '--plot', '--preset', 'clean', '--seed', '5']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('136 (P 4_2/m n m), tetragonal');
+
+    const text = readFileSync(join(out, 'TiO2-rutile.xy'), 'utf8');
+    const header = text.split('\n').filter((l) => l.startsWith('#'));
+    expect(header.join('\n')).toMatch(/TiO2-rutile\.cif/);
+    expect(header.join('\n')).toMatch(/space group: 136/);
+    expect(header.join('\n')).toMatch(/preset: clean, seed: 5/);
+    const rows = text.trimEnd().split('\n').filter((l) => !l.startsWith('#')).map((l) => l.split(' ').map(Number));
+    expect(rows).toHaveLength(8500);
+    expect(rows[0][0]).toBe(5);
+    expect(rows[8499][0]).toBeCloseTo(89.99, 10);
+    const ys = rows.map((r) => r[1]);
+    expect(Math.max(...ys)).toBeCloseTo(1, 5);
+    // The strongest rutile line is 110 at 27.4 deg; the pattern's maximum must sit on it.
+    const at = rows[ys.indexOf(Math.max(...ys))][0];
+    const p110 = peakList(readCif(rutile)).reduce((a, b) => (b.intensity > a.intensity ? b : a));
+    expect(p110.hkl[0]).toEqual([1, 1, 0]);
+    expect(Math.abs(at - p110.two_theta)).toBeLessThan(0.05);
+
+    expect(JSON.parse(readFileSync(peaks, 'utf8'))).toEqual(peaksAsJson(rutile));
+
+    const svg = readFileSync(join(out, 'TiO2-rutile.svg'), 'utf8');
+    expect(svg).toMatch(/<path d="M[\d. ]+L/);
+    expect(svg).toContain('(110)');
+    expect(svg).toContain('P 4_2/m n m');
+    if (hasPython) {
+      const parsed = execFileSync(PY, ['-c', 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); print(d.documentElement.tagName, len(d.getElementsByTagName("path")))', join(out, 'TiO2-rutile.svg')], { encoding: 'utf8' });
+      expect(parsed.trim()).toBe('svg 1');
+    }
+  });
+
+  it('writes peak lists without a GPU, one file per CIF in a folder, and detects P1 space groups', () => {
+    const p1 = join(tmp, 'NaCl-P1.cif');
+    writeFileSync(p1, NACL_P1);
+    // An invalid backend makes any GPU use fail: peak lists must not touch the GPU.
+    const r = xrd(['simulate', p1, halite, '--peaks', join(tmp, 'peaks')], { XRD_BACKEND: 'no-such-backend' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/NaCl-P1: space group 225 \(F m -3 m\), cubic, detected/);
+    expect(readdirSync(join(tmp, 'peaks')).sort()).toEqual(['NaCl-P1.peaks.json', 'NaCl-halite.peaks.json']);
+    const fromP1 = JSON.parse(readFileSync(join(tmp, 'peaks/NaCl-P1.peaks.json'), 'utf8'));
+    expect(fromP1).toEqual(peaksAsJson(p1));
+    expect(fromP1[0]).toMatchObject({ hkl: [[1, 1, 1]], multiplicity: 8 });
+    expect(fromP1.map((p: { two_theta: number }) => p.two_theta)).toEqual(
+      JSON.parse(readFileSync(join(tmp, 'peaks/NaCl-halite.peaks.json'), 'utf8')).map((p: { two_theta: number }) => p.two_theta),
+    );
+  });
+
+  it('gives a one-line message and a non-zero exit code for bad input', () => {
+    const missing = xrd(['simulate', 'nope.cif', '--peaks', 'x.json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^xrd: nope\.cif: no such file; check the path\n$/);
+
+    const bad = join(tmp, 'bad.cif');
+    writeFileSync(bad, 'data_x\n_cell_length_a 5\n_cell_length_b 5\n_cell_length_c 5\nloop_\n_atom_site_label\n_atom_site_fract_x\nNa1 0 0\n');
+    const malformed = xrd(['simulate', bad, '--peaks', 'x.json']);
+    expect(malformed.code).toBe(1);
+    expectOneLine(malformed.stderr);
+    expect(malformed.stderr).toMatch(/^xrd: .*bad\.cif(:\d+)?: /);
+
+    const flag = xrd(['simulate', rutile, '--peaks', 'x.json', '--frobnicate']);
+    expect(flag.code).toBe(2);
+    expectOneLine(flag.stderr);
+    expect(flag.stderr).toContain("unknown flag --frobnicate for 'xrd simulate'");
+
+    const typo = xrd(['simulate', rutile, '--peak', 'x.json']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('did you mean --peaks?');
+
+    const cmd = xrd(['simulat']);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toContain("unknown command 'simulat' (did you mean simulate?)");
+
+    const range = xrd(['simulate', rutile, '--peaks', 'x.json', '--range', '90,5']);
+    expect(range.code).toBe(2);
+    expectOneLine(range.stderr);
+
+    const nothing = xrd(['simulate', rutile]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('nothing to write');
+  });
+
+  it('prints help for the program and for each command', () => {
+    const top = xrd(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/simulate\s+patterns/);
+    expect(top.stdout).toMatch(/synth\s+/);
+    const sim = xrd(['simulate', '--help']);
+    expect(sim.code).toBe(0);
+    expect(sim.stdout).toContain('Usage: xrd simulate FILE.cif');
+    expect(sim.stdout).toContain('--preset');
+  });
+});

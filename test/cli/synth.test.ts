@@ -1,0 +1,93 @@
+// End-to-end tests of `xrd synth`: the dataset on disk, read back by our reader and by numpy.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSpaceGroups } from '../../src/cli/synth.ts';
+import { crystalSystemOf } from '../../src/sim/crystal.ts';
+import { decodeNpy } from '../../src/sim/npy.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const tmp = mkdtempSync(join(tmpdir(), 'xrd-synth-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const PY = '/usr/bin/python3';
+const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
+
+function xrd(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
+}
+
+const GROUPS = [14, 62, 225];
+
+describe('xrd synth', () => {
+  it('writes a dataset numpy reads with the right shape, labels in range, and the same data for the same seed', () => {
+    // 7 patterns in batches of 3: the last batch is cut to the count.
+    const args = ['synth', '--count', '7', '--batch', '3', '--space-groups', GROUPS.join(','), '--preset', 'paper', '--seed', '11'];
+    const r = xrd([...args, '-o', 'ds']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^wrote 7 patterns of 8500 points to ds/);
+    const dir = join(tmp, 'ds');
+
+    const { data, shape } = decodeNpy(new Uint8Array(readFileSync(join(dir, 'patterns.npy'))));
+    expect(shape).toEqual([7, 8500]);
+    for (let i = 0; i < 7; i++) {
+      const row = data.subarray(i * 8500, (i + 1) * 8500);
+      expect(Math.max(...row)).toBeCloseTo(1, 5);
+    }
+
+    const labels = JSON.parse(readFileSync(join(dir, 'labels.json'), 'utf8')) as {
+      index: number; space_group: number; crystal_system: string; crystal_system_id: number; effects: { U: number; V: number; W: number; uniformMax: number };
+    }[];
+    expect(labels.map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (const l of labels) {
+      expect(GROUPS).toContain(l.space_group);
+      expect(l.crystal_system).toBe(crystalSystemOf(l.space_group));
+      expect(l.crystal_system_id).toBeGreaterThanOrEqual(0);
+      expect(l.crystal_system_id).toBeLessThan(7);
+      // The paper preset: one of its four Caglioti settings and uniform noise of 2-19 per mille.
+      expect([0.05, 0]).toContain(l.effects.U);
+      expect(l.effects.uniformMax).toBeGreaterThanOrEqual(0.002);
+      expect(l.effects.uniformMax).toBeLessThanOrEqual(0.019);
+    }
+    const csv = readFileSync(join(dir, 'labels.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv).toHaveLength(8);
+    expect(csv[0].split(',').slice(0, 5)).toEqual(['index', 'name', 'space_group', 'crystal_system', 'crystal_system_id']);
+    expect(csv[0]).toContain('effects.W');
+
+    const meta = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8'));
+    expect(meta).toMatchObject({ count: 7, preset: 'paper', seed: 11, wavelength: 1.5418, space_groups: GROUPS, grid: { two_theta_min: 5, two_theta_max: 89.99, step: 0.01, points: 8500 } });
+    expect(meta.version).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+
+    if (existsSync(PY)) {
+      const out = execFileSync(PY, ['-c', 'import sys, numpy as n; a = n.load(sys.argv[1]); print(a.dtype, a.shape, round(float(a.max()), 4))', join(dir, 'patterns.npy')], { encoding: 'utf8' });
+      expect(out.trim()).toBe('float32 (7, 8500) 1.0');
+    }
+
+    // Same seed, different batch size: the same patterns, bitwise.
+    const again = xrd(['synth', '--count', '7', '--batch', '7', '--space-groups', GROUPS.join(','), '--preset', 'paper', '--seed', '11', '-o', 'ds2']);
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(tmp, 'ds2/patterns.npy')).equals(readFileSync(join(dir, 'patterns.npy')))).toBe(true);
+
+    // An existing dataset is not replaced without --overwrite.
+    const exists = xrd([...args, '-o', 'ds']);
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toMatch(/^xrd: ds already holds a dataset/);
+  });
+
+  it('rejects bad space-group lists, presets and formats with exit code 2', () => {
+    expect(parseSpaceGroups('1-3, 225,2')).toEqual([1, 2, 3, 225]);
+    expect(parseSpaceGroups('1-230')).toHaveLength(230);
+    for (const bad of [['--space-groups', '0-10'], ['--space-groups', '200-231'], ['--space-groups', 'cubic'], ['--preset', 'noisy'], ['--format', 'hdf5']]) {
+      const r = xrd(['synth', '--count', '2', '-o', 'never', ...bad]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    }
+    expect(existsSync(join(tmp, 'never'))).toBe(false);
+    const missing = xrd(['synth', '-o', 'never']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('needs --count N and -o DIR');
+  });
+});
