@@ -17,12 +17,13 @@
 // - Outputs of ops that record nothing outside noGrad (no input requires a gradient) belong to the
 //   caller.
 import type { Engine } from './engine.ts';
-import { EngineError } from './errors.ts';
+import { EngineError, ValueError } from './errors.ts';
 import { addInto, relu as reluOp, reluBackward } from './ops/elementwise.ts';
 import { conv1d as conv1dOp, conv1dBackwardBias, conv1dBackwardInput, conv1dBackwardWeight, type Conv1dParams } from './ops/conv1d.ts';
 import { dense as denseOp, denseBackwardBias, denseBackwardInput, denseBackwardWeight } from './ops/dense.ts';
 import { dropout as dropoutOp, dropoutBackward, type DropoutParams } from './ops/dropout.ts';
 import { mean as meanOp, meanBackward, sum as sumOp, sumBackward } from './ops/reduce.ts';
+import { softmaxCrossEntropy as softmaxXentOp, type SoftmaxXentOptions } from './ops/softmax-xent.ts';
 import { avgPool1d as avgPool1dOp, avgPool1dBackward, type AvgPool1dParams } from './ops/pool.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -328,18 +329,15 @@ export function backward(loss: Variable, options: BackwardOptions = {}): void {
         }
         if (v.isLeaf) {
           const g = gx === SEED ? engine.tensor([1], v.shape) : gx;
-          if (v.grad) {
-            addInto(engine, v.grad, g);
-            g.dispose();
-          } else v.grad = g;
+          if (v.grad) v.grad = accumulate(engine, v.grad, g);
+          else v.grad = g;
         } else {
           const prev = grads.get(v);
           if (prev === undefined) grads.set(v, gx);
           else {
             // Two paths into one scalar that both carry the seed cannot happen with these ops.
             if (prev === SEED || gx === SEED) throw new AutogradError(`backward(): ${v.describe()} receives the loss seed twice`);
-            addInto(engine, prev, gx);
-            gx.dispose();
+            grads.set(v, accumulate(engine, prev, gx));
           }
         }
       });
@@ -349,6 +347,22 @@ export function backward(loss: Variable, options: BackwardOptions = {}): void {
     for (const g of grads.values()) if (g !== SEED) g.dispose();
     if (!options.retainGraph) freeNodes(nodes, loss);
   }
+}
+
+/**
+ * dst + src, in place when dst owns its buffer. A gradient can be a view of a tensor a retained
+ * graph still holds (the fused loss gradient): that one is copied before it is added to.
+ */
+function accumulate(engine: Engine, dst: Tensor<'f32'>, src: Tensor<'f32'>): Tensor<'f32'> {
+  let out = dst;
+  if (dst.storage.refs > 1) {
+    out = engine.empty(dst.shape);
+    engine.copy(dst, out);
+    dst.dispose();
+  }
+  addInto(engine, out, src);
+  src.dispose();
+  return out;
 }
 
 // ---- differentiable ops ----------------------------------------------------------------------
@@ -431,4 +445,80 @@ export function mean(x: Variable): Variable {
   const engine = checkInputs('mean', [x]);
   const shape = x.data.shape;
   return record('mean', [x], meanOp(engine, x.data), [], (gy) => [meanBackward(engine, tensorGrad(gy), shape)]);
+}
+
+/**
+ * The mean softmax cross-entropy loss of a batch (shape [1]). It also holds the per-sample losses
+ * and the label status of the fused kernel, freed with it.
+ */
+export class Loss extends Variable {
+  constructor(
+    loss: Tensor,
+    /** Per-sample losses [N]. */
+    readonly losses: Tensor<'f32'>,
+    private readonly status: Tensor<'i32'>,
+    private readonly classes: number,
+  ) {
+    super(loss);
+  }
+
+  /**
+   * Throws a ValueError if a label (given as a GPU tensor, which is not checked on the CPU) was out
+   * of range; the loss and its gradient are NaN then. Keep the loss (keep()) to call this after backward().
+   */
+  async check(): Promise<void> {
+    void this.data; // FreedTensorError once freed
+    const s = await this.status.read();
+    if (s[0] !== 0) {
+      throw new ValueError(
+        `softmaxCrossEntropy: label ${s[1]} at index ${s[0]! - 1} is out of range for ${this.classes} classes; labels must be integers in 0..${this.classes - 1}`,
+      );
+    }
+  }
+
+  /** check(), then the loss as a number. */
+  async readLoss(): Promise<number> {
+    await this.check();
+    return (await this.read())[0]!;
+  }
+
+  /** @internal */
+  override free(reason: string): void {
+    if (this.isFreed) return;
+    super.free(reason);
+    this.losses.dispose();
+    this.status.dispose();
+  }
+}
+
+/**
+ * Mean cross-entropy of softmax(logits [N, C]) against integer labels (an i32 tensor [N], or an
+ * Int32Array, which is range-checked on the CPU first). backward() must start from this loss: the
+ * fused kernel's gradient seeds the pass directly.
+ */
+export function softmaxCrossEntropy(logits: Variable, labels: Tensor | Int32Array, options: SoftmaxXentOptions = {}): Loss {
+  const engine = checkInputs('softmaxCrossEntropy', [logits]);
+  const r = softmaxXentOp(engine, logits.data, labels, options);
+  const classes = logits.data.shape[1]!;
+  const loss = new Loss(r.loss, r.losses, r.status, classes);
+  const shape = logits.data.shape;
+  if (isGradEnabled() && logits.requiresGrad) {
+    loss.node = {
+      id: nextNodeId++,
+      op: 'softmaxCrossEntropy',
+      inputs: [logits],
+      output: loss,
+      saved: [r.grad],
+      takesSeed: true,
+      freed: false,
+      backward: (gy, _, saved) => {
+        if (gy !== SEED) throw new AutogradError('softmaxCrossEntropy: backward() must start from the loss itself (scaling a loss is not supported; use options.gradScale)');
+        return [saved[0]!.reshape(shape) as Tensor<'f32'>];
+      },
+    };
+  } else {
+    r.grad.dispose();
+    scopes[scopes.length - 1]?.add(loss);
+  }
+  return loss;
 }
