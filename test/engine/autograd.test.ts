@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ag from '../../src/engine/autograd.ts';
 import { AutogradError, FreedTensorError, GraphFreedError, Variable } from '../../src/engine/autograd.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
-import { EngineDestroyedError, ShapeError } from '../../src/engine/errors.ts';
+import { EngineDestroyedError, ShapeError, ValueError } from '../../src/engine/errors.ts';
 import { Adam, AdamW, Parameters, ParameterError, seededRandom } from '../../src/engine/parameters.ts';
 import { adamStepRef } from '../../src/engine/reference/optimizer.ts';
 import { conv1dRef, conv1dRefOutputLength, type Conv1dRefShape } from '../../src/engine/reference/conv1d.ts';
@@ -21,6 +21,20 @@ afterAll(() => engine?.destroy());
 function values(n: number, seed: number, scale = 1): Float32Array {
   const r = seededRandom(seed);
   return Float32Array.from({ length: n }, () => (2 * r() - 1) * scale);
+}
+
+/** Mean over rows of -log softmax(z)[label], in float64. */
+function xentRef(z: ArrayLike<number>, labels: ArrayLike<number>, c: number): number {
+  const n = labels.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j]!);
+    let se = 0;
+    for (let j = 0; j < c; j++) se += Math.exp(z[i * c + j]! - m);
+    total += m + Math.log(se) - z[i * c + labels[i]!]!;
+  }
+  return total / n;
 }
 
 function sum64(a: ArrayLike<number>): number {
@@ -123,6 +137,55 @@ describe('gradients of composed graphs match float64 finite differences', () => 
     expect(maxRelError(await x.grad!.read(), num.x!, 1e-3)).toBeLessThan(1e-3);
     for (const p of params) expect(maxRelError(await p.grad!.read(), num[p.name]!, 1e-3), p.name).toBeLessThan(1e-3);
     x.dispose();
+    params.dispose();
+  });
+
+  it('dense -> relu -> dropout -> dense -> softmax cross-entropy (ragged: 5 samples, 7 classes)', async () => {
+    const d1: DenseDims = { n: 5, inF: 3, outF: 9 };
+    const d2: DenseDims = { n: 5, inF: 9, outF: 7 };
+    const labels = Int32Array.from([0, 6, 3, 3, 1]);
+    const drop = { p: 0.25, seed: 3, step: 11, training: true };
+    const init: Record<string, Float32Array> = {
+      x: values(15, 41, 2),
+      w1: values(27, 42),
+      b1: values(9, 43, 0.1),
+      w2: values(63, 44),
+      b2: values(7, 45, 0.1),
+    };
+    const cpu = (v: Record<string, Float64Array>): number =>
+      xentRef(denseRef(dropoutRef(reluRef(denseRef(v.x!, v.w1!, v.b1!, d1)), drop.p, drop.seed, drop.step), v.w2!, v.b2!, d2), labels, 7);
+    const params = new Parameters(engine);
+    params.create('w1', [9, 3], init.w1!);
+    params.create('b1', [9], init.b1!);
+    params.create('w2', [7, 9], init.w2!);
+    params.create('b2', [7], init.b2!);
+    const g = (n: string) => params.get(n);
+    const x = new Variable(engine.tensor(init.x!, [5, 3]), true);
+    const logits = ag.dense(ag.dropout(ag.relu(ag.dense(x, g('w1'), g('b1'))), drop), g('w2'), g('b2'));
+    const loss = ag.softmaxCrossEntropy(logits, labels).keep();
+    loss.backward();
+    const f64 = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, Float64Array.from(v)]));
+    expect(await loss.readLoss()).toBeCloseTo(cpu(f64), 5);
+    expect(loss.losses.shape).toEqual([5]);
+    const num = numericGrads(cpu, init, ['x', ...params.names()]);
+    expect(maxRelError(await x.grad!.read(), num.x!, 1e-3)).toBeLessThan(1e-3);
+    for (const p of params) expect(maxRelError(await p.grad!.read(), num[p.name]!, 1e-3), p.name).toBeLessThan(1e-3);
+    loss.dispose();
+    x.dispose();
+    params.dispose();
+  });
+
+  it('softmax cross-entropy on leaf logits with a retained graph accumulates without aliasing', async () => {
+    const params = new Parameters(engine);
+    const z = params.create('z', [2, 3], [1, 2, 3, -1, 0, 4]);
+    const labels = Int32Array.from([2, 0]);
+    const loss = ag.softmaxCrossEntropy(z, labels).keep();
+    loss.backward({ retainGraph: true });
+    loss.backward({ retainGraph: true });
+    loss.backward();
+    const num = numericVjp((v) => [xentRef(v, labels, 3)], [1, 2, 3, -1, 0, 4], [1]);
+    expect(maxRelError(await z.grad!.read(), num.map((v) => 3 * v), 1e-4)).toBeLessThan(1e-4);
+    loss.dispose();
     params.dispose();
   });
 
@@ -343,6 +406,21 @@ describe('typed errors', () => {
     expect(() => ag.relu(h)).toThrow(FreedTensorError);
     x.dispose();
     expect(() => ag.dense(x, w, b)).toThrow(FreedTensorError);
+    params.dispose();
+  });
+
+  it('labels out of range: ValueError from CPU labels at once, from GPU labels through check()', async () => {
+    const params = new Parameters(engine);
+    const z = params.create('z', [2, 3], values(6, 1));
+    expect(() => ag.softmaxCrossEntropy(z, Int32Array.from([0, 3]))).toThrow(ValueError);
+    expect(() => ag.softmaxCrossEntropy(z, Int32Array.from([0, 3]))).toThrow(/label 3 at index 1 is out of range for 3 classes/);
+    const gpuLabels = engine.tensor([-1, 2], [2], 'i32');
+    const loss = ag.softmaxCrossEntropy(z, gpuLabels).keep();
+    loss.backward();
+    await expect(loss.readLoss()).rejects.toThrow(/label -1 at index 0 is out of range/);
+    expect(Number.isNaN((await loss.read())[0])).toBe(true);
+    loss.dispose();
+    gpuLabels.dispose();
     params.dispose();
   });
 
