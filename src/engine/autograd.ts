@@ -158,7 +158,7 @@ export class Variable {
 
   /** Frees the graph behind this Variable without differentiating it. */
   freeGraph(): void {
-    freeNodes(collectNodes(this), this);
+    freeNodes(collectNodes(this), 'freeGraph() freed it');
   }
 
   /** Frees the value and the gradient. */
@@ -277,7 +277,7 @@ function collectNodes(root: Variable): Node[] {
   return [...seen].sort((a, b) => b.id - a.id);
 }
 
-function freeNodes(nodes: Node[], root: Variable): void {
+function freeNodes(nodes: Node[], reason: string): void {
   for (const n of nodes) {
     if (n.freed) continue;
     n.freed = true;
@@ -285,7 +285,7 @@ function freeNodes(nodes: Node[], root: Variable): void {
     n.saved = [];
     n.inputs = [];
     const out = n.output;
-    if (!out.isKept) out.free(out === root ? 'backward() freed the loss' : 'backward() freed the graph');
+    if (!out.isKept) out.free(reason);
   }
 }
 
@@ -341,11 +341,11 @@ export function backward(loss: Variable, options: BackwardOptions = {}): void {
           }
         }
       });
-      if (!options.retainGraph) freeNodes([node], loss);
+      if (!options.retainGraph) freeNodes([node], 'backward() freed the graph');
     }
   } finally {
     for (const g of grads.values()) if (g !== SEED) g.dispose();
-    if (!options.retainGraph) freeNodes(nodes, loss);
+    if (!options.retainGraph) freeNodes(nodes, 'backward() freed the graph');
   }
 }
 
