@@ -8,6 +8,7 @@
 //
 // peaks: 2 vec4 per peak, sorted by centre within a pattern:
 //   [0] = (ci: integer part of the centre, cf: fractional part, cut: half window, _)
+//   (peaks whose cut is 0 are not uploaded; see render.ts for how cut is chosen)
 //   [1] = (aG, bG, aL, bL): value(d) = aG exp(-bG d^2) + aL / (1 + bL d^2) for |d| <= cut
 // info: per pattern (first peak, peak count, noise seed, number of Chebyshev coefficients)
 // params: 4 vec4 per pattern
@@ -105,11 +106,24 @@ fn render(@builtin(global_invocation_id) g: vec3<u32>) {
     let a = peaks[2u * (start + k)];
     if (a.x + a.y > highX) { break; }
     let c = peaks[2u * (start + k) + 1u];
-    for (var i = 0u; i < PPI; i = i + 1u) {
-      let d = (f32(j0 + i) - a.x) - a.y;
-      if (abs(d) <= a.z) {
-        let d2 = d * d;
-        acc[i] = acc[i] + c.x * exp(-c.y * d2) + c.z / (1.0 + c.w * d2);
+    // Pure Gaussian and pure Lorentzian peaks skip the other term (a uniform branch per peak).
+    if (c.z == 0.0) {
+      for (var i = 0u; i < PPI; i = i + 1u) {
+        let d = (f32(j0 + i) - a.x) - a.y;
+        if (abs(d) <= a.z) { acc[i] = acc[i] + c.x * exp(-c.y * d * d); }
+      }
+    } else if (c.x == 0.0) {
+      for (var i = 0u; i < PPI; i = i + 1u) {
+        let d = (f32(j0 + i) - a.x) - a.y;
+        if (abs(d) <= a.z) { acc[i] = acc[i] + c.z / (1.0 + c.w * d * d); }
+      }
+    } else {
+      for (var i = 0u; i < PPI; i = i + 1u) {
+        let d = (f32(j0 + i) - a.x) - a.y;
+        if (abs(d) <= a.z) {
+          let d2 = d * d;
+          acc[i] = acc[i] + c.x * exp(-c.y * d2) + c.z / (1.0 + c.w * d2);
+        }
       }
     }
   }

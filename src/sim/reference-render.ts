@@ -2,7 +2,7 @@
 // peak windows, background, hash-based noise and normalisation as the GPU renderer (see the header
 // of render.ts for the math). Slow by design (every peak against every point in its window).
 
-import { DEFAULT_GRID, LORENTZ_WINDOW, gridOf, hash32, peakCut, profileValue, uniform01, type Grid, type PatternSpec, type RenderOptions } from './render.ts';
+import { DEFAULT_GRID, DEFAULT_TOLERANCE, LORENTZ_WINDOW, gridOf, hash32, peakCut, profileValue, toleranceOf, uniform01, type Grid, type PatternSpec, type RenderOptions } from './render.ts';
 
 function normal01(key: number, j: number, s: number): number {
   const u1 = 1 - uniform01(key, j, s);
@@ -53,10 +53,15 @@ export function renderPatternReference(spec: PatternSpec, grid: Partial<Grid> = 
   const g = gridOf(grid);
   const P = g.points;
   const lw = options.lorentzWindow ?? LORENTZ_WINDOW;
+  const tolAbs = toleranceOf(spec, options.tolerance ?? DEFAULT_TOLERANCE);
   const y = new Float64Array(P);
   for (let i = 0; i < spec.count; i++) {
     const c = spec.center[i];
-    const cut = peakCut(spec.fwhm[i], spec.eta[i], lw);
+    const eta = spec.eta[i];
+    const hG = Math.abs(spec.area[i] * (1 - eta)) * (2 / spec.fwhm[i]) * Math.sqrt(Math.LN2 / Math.PI);
+    const hL = Math.abs((spec.area[i] * eta * 2) / (Math.PI * spec.fwhm[i]));
+    const cut = peakCut(spec.fwhm[i], eta, hG, hL, tolAbs, lw);
+    if (cut <= 0) continue;
     const jLo = Math.max(0, Math.ceil((c - cut - g.twoThetaMin) / g.step) - 1);
     const jHi = Math.min(P - 1, Math.floor((c + cut - g.twoThetaMin) / g.step) + 1);
     for (let j = jLo; j <= jHi; j++) {
