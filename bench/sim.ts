@@ -3,7 +3,9 @@
 // XRDCalculator on the same structures in the same run (bench/pymatgen_sim.py, /usr/bin/python3).
 //
 //   npm run bench:sim -- [--json] [--batches 256,4096] [--preset paper] [--peer-seconds 8]
-//                        [--peer-structures 40] [--no-peer] [--seed 1]
+//                        [--peer-structures 40] [--no-peer] [--seed 1] [--min-seconds 4]
+// Each row repeats its batch until --min-seconds have passed (at most 5 times) and reports the
+// median run.
 //
 // Rows:
 //   synthetic, fresh:  a new random crystal (uniform space group 1..230) and its reflections for
@@ -12,12 +14,14 @@
 //                      of ../shared/data/reference-xrd, or examples/ when that is absent, cycled).
 //   cif, prepared:     reflections computed once per structure before timing (as when training
 //                      draws many patterns from a fixed set of structures); effects + GPU only.
+//   synthetic, stream: the public simulate() stream (synthetic source, one pattern per crystal),
+//                      timed end to end with readback; no stage split.
 // pymatgen does everything per pattern (get_pattern from a parsed Structure); its "+render" rate
 // adds a NumPy Gaussian rendering to the same 8500-point grid, so both sides yield pattern arrays.
 // The ratio column divides our rate by pymatgen's get_pattern+render rate for the same source.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
@@ -25,7 +29,8 @@ import { parseCif } from '../src/sim/cif.ts';
 import type { Crystal } from '../src/sim/crystal.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type Phase, type PresetName } from '../src/sim/effects.ts';
 import { Rng } from '../src/sim/random.ts';
-import { DEFAULT_GRID, renderPatternsChunked } from '../src/sim/render.ts';
+import { DEFAULT_GRID, maxPatternsPerTensor, renderPatternsChunked } from '../src/sim/render.ts';
+import { simulate } from '../src/sim/stream.ts';
 import { generateCrystal } from '../src/sim/synth.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -38,10 +43,11 @@ interface Opts {
   peerStructures: number;
   peer: boolean;
   seed: number;
+  minSeconds: number;
 }
 
 function parseOpts(argv: string[]): Opts {
-  const o: Opts = { json: false, batches: [256, 4096], preset: 'paper', peerSeconds: 8, peerStructures: 40, peer: true, seed: 1 };
+  const o: Opts = { json: false, batches: [256, 4096], preset: 'paper', peerSeconds: 8, peerStructures: 40, peer: true, seed: 1, minSeconds: 4 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -55,7 +61,8 @@ function parseOpts(argv: string[]): Opts {
     else if (a === '--peer-seconds') o.peerSeconds = Number(next());
     else if (a === '--peer-structures') o.peerStructures = Number(next());
     else if (a === '--seed') o.seed = Number(next());
-    else throw new Error(`unknown option ${a}; options: --json --batches --preset --peer-seconds --peer-structures --no-peer --seed`);
+    else if (a === '--min-seconds') o.minSeconds = Number(next());
+    else throw new Error(`unknown option ${a}; options: --json --batches --preset --peer-seconds --peer-structures --no-peer --seed --min-seconds`);
   }
   if (o.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--batches needs positive integers, e.g. 256,4096');
   return o;
@@ -73,17 +80,33 @@ interface Stages {
 
 interface Row {
   source: string;
-  mode: 'fresh' | 'prepared';
+  mode: 'fresh' | 'prepared' | 'stream';
   batch: number;
   patternsPerSecond: number;
   seconds: number;
-  stages: Stages;
+  /** null for the stream rows (timed end to end only). */
+  stages: Stages | null;
   meanPeaks: number;
   peerPatternsPerSecond: number | null;
   ratio: number | null;
+  /** Repetitions measured; the row reports the median one. */
+  runs: number;
 }
 
 const now = (): number => performance.now() / 1000;
+
+/** Runs `fn` until `minSeconds` have passed (at least once, at most 5 times). */
+async function repeat<T extends { seconds: number }>(minSeconds: number, fn: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  const t0 = now();
+  do out.push(await fn());
+  while (out.length < 5 && now() - t0 < minSeconds);
+  return out;
+}
+
+function median<T extends { seconds: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor((runs.length - 1) / 2)];
+}
 
 /**
  * One batch through the pipeline, timing each stage. `makeCrystal(i)` builds pattern i's crystal
@@ -126,6 +149,25 @@ async function runBatch(
     stages: { crystals: t1 - t0, reflections: t2 - t1, effects: t3 - t2, upload: t4 - t3, gpu: t5 - t4, readback: t6 - t5 },
     meanPeaks: peaks / batch,
   };
+}
+
+/**
+ * `batch` patterns through the public streaming API (simulate(), synthetic source), read back:
+ * the path training uses. Batches larger than one tensor are streamed as several.
+ */
+async function runStream(engine: Engine, batch: number, o: Opts): Promise<number> {
+  const per = Math.min(batch, maxPatternsPerTensor(engine, DEFAULT_GRID));
+  const t0 = now();
+  let n = 0;
+  for await (const b of simulate({ engine, source: 'synthetic', batchSize: per, batches: Math.ceil(batch / per), effects: o.preset, seed: o.seed + 2 })) {
+    await b.patterns.read();
+    n += b.meta.length;
+    b.patterns.dispose();
+    b.spaceGroup.dispose();
+    b.crystalSystem.dispose();
+  }
+  if (n < batch) throw new Error(`stream gave ${n} patterns, expected ${batch}`);
+  return ((now() - t0) * batch) / n;
 }
 
 /** A P1 CIF of a crystal (every atom listed), for pymatgen. */
@@ -234,15 +276,25 @@ async function main(): Promise<void> {
     for (const [source, mode, src] of plan) {
       for (const batch of o.batches) {
         log(`running ${source} ${mode} batch ${batch} ...`);
-        const { stages, meanPeaks } = await runBatch(engine, batch, config, rng, src);
-        const seconds = Object.values(stages).reduce((a, b) => a + b, 0);
-        rows.push({ source, mode, batch, patternsPerSecond: batch / seconds, seconds, stages, meanPeaks, peerPatternsPerSecond: null, ratio: null });
+        const runs = await repeat(o.minSeconds, async () => {
+          const r = await runBatch(engine, batch, config, rng, src);
+          return { ...r, seconds: Object.values(r.stages).reduce((a, b) => a + b, 0) };
+        });
+        // The median run by time (the machine is shared: single runs are noisy).
+        const { stages, meanPeaks, seconds } = median(runs);
+        rows.push({ source, mode, batch, patternsPerSecond: batch / seconds, seconds, stages, meanPeaks, peerPatternsPerSecond: null, ratio: null, runs: runs.length });
       }
     }
 
+    for (const batch of o.batches) {
+      log(`running synthetic stream batch ${batch} ...`);
+      const runs = await repeat(o.minSeconds, async () => ({ seconds: await runStream(engine, batch, o) }));
+      const { seconds } = median(runs);
+      rows.push({ source: 'synthetic', mode: 'stream', batch, patternsPerSecond: batch / seconds, seconds, stages: null, meanPeaks: NaN, peerPatternsPerSecond: null, ratio: null, runs: runs.length });
+    }
     if (o.peer) {
       const synthDir = join(tmp, 'synthetic');
-      execFileSync('mkdir', ['-p', synthDir]);
+      mkdirSync(synthDir, { recursive: true });
       synthAll.forEach((c, i) => writeFileSync(join(synthDir, `synth-${String(i).padStart(4, '0')}.cif`), crystalToP1Cif(c)));
       log(`pymatgen on ${synthAll.length} of the synthetic structures ...`);
       peers.synthetic = runPeer(synthDir, o.peerSeconds);
@@ -273,11 +325,11 @@ async function main(): Promise<void> {
   for (const t of table) console.log(line(t));
   console.log('\nwhere the time goes (ms per pattern):');
   const sh = ['source', 'mode', 'batch', 'crystals', 'reflections', 'effects', 'upload', 'gpu', 'readback', 'peaks'];
-  const st = rows.map((r) => [
+  const st = rows.flatMap((r) => (r.stages === null ? [] : [[r.stages, r] as const])).map(([stages, r]) => [
     r.source,
     r.mode,
     String(r.batch),
-    ...(['crystals', 'reflections', 'effects', 'upload', 'gpu', 'readback'] as const).map((k) => ((r.stages[k] / r.batch) * 1000).toFixed(3)),
+    ...(['crystals', 'reflections', 'effects', 'upload', 'gpu', 'readback'] as const).map((k) => ((stages[k] / r.batch) * 1000).toFixed(3)),
     r.meanPeaks.toFixed(0),
   ]);
   const sw = sh.map((h, j) => Math.max(h.length, ...st.map((t) => t[j].length)));
