@@ -379,10 +379,15 @@ export function relu(x: Variable): Variable {
   return record('relu', [x], reluOp(engine, x.data), [x.data], (gy, _, [xs]) => [reluBackward(engine, tensorGrad(gy), xs!)]);
 }
 
-/** Inverted dropout; the mask comes from (seed, step), so backward recomputes it. */
+/**
+ * Inverted dropout; the mask comes from (seed, step), so backward recomputes it. In evaluation
+ * (training false, or p = 0) the result is a view of x: no copy, no dispatch.
+ */
 export function dropout(x: Variable, params: DropoutParams): Variable {
   const engine = checkInputs('dropout', [x]);
   const p = { ...params };
+  if (!(p.p >= 0 && p.p < 1)) throw new ValueError(`dropout: p must be in [0, 1), got ${p.p}; p = 1 drops everything, so leave the layer out instead`);
+  if (!p.training || p.p === 0) return reshape(x, x.data.shape);
   return record('dropout', [x], dropoutOp(engine, x.data, p), [], (gy) => [dropoutBackward(engine, tensorGrad(gy), p)]);
 }
 

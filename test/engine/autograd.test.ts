@@ -424,6 +424,21 @@ describe('typed errors', () => {
     params.dispose();
   });
 
+  it('dropout: evaluation mode is a view (no new buffer), a bad p is a ValueError in both modes', async () => {
+    const x = ag.variable(engine.tensor([1, -2, 3], [3]));
+    engine.flush();
+    const live = engine.pool.stats.live;
+    const y = ag.dropout(x, { p: 0.5, seed: 1, step: 0, training: false });
+    engine.flush();
+    expect(engine.pool.stats.live).toBe(live);
+    expect([...(await y.read())]).toEqual([1, -2, 3]);
+    for (const training of [true, false]) {
+      expect(() => ag.dropout(x, { p: 1, seed: 1, step: 0, training })).toThrow(ValueError);
+    }
+    y.dispose();
+    x.dispose();
+  });
+
   it('mismatched shapes between layers raise the op ShapeError', () => {
     const params = new Parameters(engine);
     const w = params.create('w', [2, 4], values(8, 1));
