@@ -16,6 +16,8 @@
 //   returns, except those it returns or keep()s.
 // - Outputs of ops that record nothing outside noGrad (no input requires a gradient) belong to the
 //   caller.
+// The loss is the fused softmax cross-entropy (Loss): its kernel already produces d(loss)/d(logits),
+// which seeds the backward pass directly.
 import type { Engine } from './engine.ts';
 import { EngineError, ValueError } from './errors.ts';
 import { addInto, relu as reluOp, reluBackward } from './ops/elementwise.ts';
