@@ -7,13 +7,16 @@
 // grid step even at 90 deg).
 //
 // peaks: 2 vec4 per peak, sorted by centre within a pattern:
-//   [0] = (ci: integer part of the centre, cf: fractional part, cut: half window, _)
-//   (peaks whose cut is 0 are not uploaded; see render.ts for how cut is chosen)
-//   [1] = (aG, bG, aL, bL): value(d) = aG exp(-bG d^2) + aL / (1 + bL d^2) for |d| <= cut
+//   [0] = (ci: integer part of the centre, cf: fractional part, cut: half window,
+//          endMax: max over this and earlier peaks of centre + cut)
+//   [1] = (aG, startMin: min over this and later peaks of centre - cut, aL, bL):
+//         value(d) = aG exp(-ln2 bL d^2) + aL / (1 + bL d^2) for |d| <= cut
+//   endMax and startMin are monotone, so the peaks whose windows can reach a block of points are
+//   one index range found by a binary search and a loop that stops at the first startMin past it.
+//   (Peaks whose cut is 0 are not uploaded; see render.ts for how cut is chosen.)
 // info: per pattern (first peak, peak count, noise seed, number of Chebyshev coefficients)
 // params: 4 vec4 per pattern
-//   [0] = (half window of the widest peak, Poisson counts at height 1 (0 = off), Gaussian sigma,
-//          uniform noise maximum)
+//   [0] = (unused, Poisson counts at height 1 (0 = off), Gaussian sigma, uniform noise maximum)
 //   [1] = (hump amplitude, hump centre, hump 4 ln2 / fwhm^2, hump eta)   (grid units)
 //   [2], [3] = Chebyshev coefficients c0..c7 over t = 2 j / (points - 1) - 1
 
@@ -86,31 +89,32 @@ fn render(@builtin(global_invocation_id) g: vec3<u32>) {
   let start = inf.x;
   let count = inf.y;
   let pa = params[b * 4u];
-  let hw = pa.x;
 
   var acc: array<f32, 8>;
   for (var i = 0u; i < PPI; i = i + 1u) { acc[i] = 0.0; }
 
-  // First peak whose centre is >= j0 - hw (no earlier peak can reach this block).
-  let lowX = f32(j0) - hw;
+  // First peak with endMax >= j0 (no earlier peak reaches this block); one grid unit of slack
+  // for the fp32 rounding of the bounds (the exact test is |d| <= cut below).
+  let lowX = f32(j0) - 1.0;
   var lo = 0u;
   var hi = count;
   loop {
     if (lo >= hi) { break; }
     let mid = (lo + hi) / 2u;
     let q = peaks[2u * (start + mid)];
-    if (q.x + q.y < lowX) { lo = mid + 1u; } else { hi = mid; }
+    if (q.w < lowX) { lo = mid + 1u; } else { hi = mid; }
   }
-  let highX = f32(j0 + PPI - 1u) + hw;
+  let highX = f32(j0 + PPI - 1u) + 1.0;
   for (var k = lo; k < count; k = k + 1u) {
-    let a = peaks[2u * (start + k)];
-    if (a.x + a.y > highX) { break; }
     let c = peaks[2u * (start + k) + 1u];
+    if (c.y > highX) { break; }
+    let a = peaks[2u * (start + k)];
+    let bG = 0.6931471805599453 * c.w;
     // Pure Gaussian and pure Lorentzian peaks skip the other term (a uniform branch per peak).
     if (c.z == 0.0) {
       for (var i = 0u; i < PPI; i = i + 1u) {
         let d = (f32(j0 + i) - a.x) - a.y;
-        if (abs(d) <= a.z) { acc[i] = acc[i] + c.x * exp(-c.y * d * d); }
+        if (abs(d) <= a.z) { acc[i] = acc[i] + c.x * exp(-bG * d * d); }
       }
     } else if (c.x == 0.0) {
       for (var i = 0u; i < PPI; i = i + 1u) {
@@ -122,7 +126,7 @@ fn render(@builtin(global_invocation_id) g: vec3<u32>) {
         let d = (f32(j0 + i) - a.x) - a.y;
         if (abs(d) <= a.z) {
           let d2 = d * d;
-          acc[i] = acc[i] + c.x * exp(-c.y * d2) + c.z / (1.0 + c.w * d2);
+          acc[i] = acc[i] + c.x * exp(-bG * d2) + c.z / (1.0 + c.w * d2);
         }
       }
     }

@@ -28,9 +28,11 @@
 // patterns: worst error 7.4e-4 and mean 1.7e-4 of the tallest peak (the test bounds it by 1e-3);
 // tolerance 0 gives the same worst case at twice the cost. Peaks below tolerance/2 everywhere
 // (cut 0) are left out.
-// Each GPU invocation handles 8 consecutive points: it binary-searches the pattern's sorted peaks
-// for the first one that can reach them (the pattern's widest window) and loops until the centres
-// pass them, so cost grows with the peaks per window, not with all peaks of the pattern.
+// Each GPU invocation handles 8 consecutive points and visits only the index range of the
+// pattern's sorted peaks whose windows can reach them: with the running maximum of window ends
+// and the running minimum (from the right) of window starts uploaded per peak, a binary search
+// finds the first and the loop stops at the last. So a point's cost grows with the peaks whose
+// windows cover it (short windows for weak peaks), not with the pattern's widest window.
 
 import type { Engine } from '../engine/engine.ts';
 import { ShapeError, ValueError } from '../engine/errors.ts';
@@ -221,12 +223,15 @@ function pack(specs: readonly PatternSpec[], grid: Grid, lorentzWindow: number, 
   const params = new Float32Array(specs.length * 16);
   const x0 = grid.twoThetaMin;
   const inv = 1 / grid.step;
+  let maxCount = 0;
+  for (const s of specs) maxCount = Math.max(maxCount, s.count);
+  const scratchC = new Float64Array(maxCount);
+  const scratchCut = new Float64Array(maxCount);
   let o = 0;
   specs.forEach((s, b) => {
     info[b * 4] = o;
     info[b * 4 + 2] = s.seed;
     info[b * 4 + 3] = s.chebyshev.length;
-    let hw = 0;
     const tolAbs = toleranceOf(s, tolerance);
     let n = 0;
     for (let i = 0; i < s.count; i++) {
@@ -236,23 +241,33 @@ function pack(specs: readonly PatternSpec[], grid: Grid, lorentzWindow: number, 
       const h = s.fwhm[i] * inv;
       const cut = peakCut(h, eta, Math.abs(hG), Math.abs(hL), tolAbs, lorentzWindow);
       if (cut <= 0) continue;
-      if (cut > hw) hw = cut;
       const c = (s.center[i] - x0) * inv;
       const ci = Math.floor(c);
       const p = (o + n) * 8;
+      scratchC[n] = c;
+      scratchCut[n] = cut;
       peaks[p] = ci;
       peaks[p + 1] = c - ci;
       peaks[p + 2] = cut;
       peaks[p + 4] = hG;
-      peaks[p + 5] = (4 * LN2) / (h * h);
       peaks[p + 6] = hL;
       peaks[p + 7] = 4 / (h * h);
       n++;
     }
+    // Running max of window ends (forwards) and min of window starts (backwards).
+    let endMax = -Infinity;
+    for (let i = 0; i < n; i++) {
+      endMax = Math.max(endMax, scratchC[i] + scratchCut[i]);
+      peaks[(o + i) * 8 + 3] = endMax;
+    }
+    let startMin = Infinity;
+    for (let i = n - 1; i >= 0; i--) {
+      startMin = Math.min(startMin, scratchC[i] - scratchCut[i]);
+      peaks[(o + i) * 8 + 5] = startMin;
+    }
     info[b * 4 + 1] = n;
     o += n;
     const q = b * 16;
-    params[q] = hw + 1; // one grid unit of slack for the fp32 rounding of the search bounds
     params[q + 1] = s.counts;
     params[q + 2] = s.gaussianSigma;
     params[q + 3] = s.uniformMax;
