@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const peers: Record<string, PeerResult> = {};
   try {
-    log(`device: ${engine.info.description || engine.info.device} (${engine.info.backend}); preset ${o.preset}; grid ${DEFAULT_GRID.points} points`);
+    log(`device: ${engine.info.description || engine.info.device} (${engine.info.backend}, wait ${engine.waitStrategy}); preset ${o.preset}; grid ${DEFAULT_GRID.points} points`);
     const rng = new Rng(o.seed);
     // Warm-up: compile the pipelines and touch every code path once.
     await runBatch(engine, 8, config, rng, { makeCrystal: (i) => generateCrystal(1 + i * 29, rng) });
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   }
 
   if (o.json) {
-    process.stdout.write(JSON.stringify({ device: engine.info, preset: o.preset, grid: DEFAULT_GRID, rows, pymatgen: peers }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ device: engine.info, wait: engine.waitStrategy, preset: o.preset, grid: DEFAULT_GRID, rows, pymatgen: peers }, null, 2) + '\n');
     return;
   }
   const head = ['source', 'mode', 'batch', 'ours pat/s', 'pymatgen pat/s', 'ratio'];

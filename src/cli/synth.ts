@@ -95,7 +95,10 @@ export const synthCommand: Command = {
     });
     const { createEngine } = await import('../engine/engine.ts');
     const { simulate } = await import('../sim/stream.ts');
-    const engine = await createEngine();
+    const engine = await createEngine().catch((e: unknown) => {
+      writer.abort();
+      throw e;
+    });
     const batchSize = Math.min(batch, count);
     const progress = new Progress('synth', count, io.stderr);
     try {
@@ -130,6 +133,9 @@ export const synthCommand: Command = {
         writer.append(data.subarray(0, rows * grid.points), labels);
         progress.tick(rows);
       }
+    } catch (e) {
+      writer.abort();
+      throw e;
     } finally {
       progress.finish();
       engine.destroy();

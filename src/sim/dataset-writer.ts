@@ -187,6 +187,16 @@ export class DatasetWriter {
     this.written += rows;
   }
 
+  /** Stop after a failure: close and delete the files written so far. */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.patternsFd);
+    closeSync(this.labelsFd);
+    rmSync(join(this.dir, this.patternsFile), { force: true });
+    rmSync(join(this.dir, 'labels.json'), { force: true });
+  }
+
   /** Finish the files; throws DatasetWriteError when fewer rows than announced were appended. */
   async close(): Promise<DatasetSummary> {
     if (this.closed) throw new DatasetWriteError('close() called twice');

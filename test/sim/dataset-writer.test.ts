@@ -139,6 +139,13 @@ describe('DatasetWriter', () => {
     await w2.close();
     expect(() => DatasetWriter.open(done, { count: 1, grid })).toThrow(/already holds a dataset/);
     expect(() => DatasetWriter.open(done, { count: 0, grid, overwrite: true })).toThrow(/positive integer/);
+
+    const aborted = join(tmp, 'aborted');
+    const w3 = DatasetWriter.open(aborted, { count: 3, grid });
+    w3.append(patternsOf(1, 0), [{ name: 'a', spaceGroup: 1 }]);
+    w3.abort();
+    expect(existsSync(join(aborted, 'patterns.npy')) || existsSync(join(aborted, 'labels.json'))).toBe(false);
+    expect(() => w3.append(patternsOf(1, 0), [{ name: 'a', spaceGroup: 1 }])).toThrow(/after close/);
   });
 
   it.skipIf(!hasNumpy)('numpy loads a streamed dataset with the right shape and values', async () => {
