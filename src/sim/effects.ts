@@ -45,6 +45,14 @@
 //     is 1; background levels, hump amplitude, noise sigma and uniform noise are in those units,
 //     Poisson counts are the counts at height 1. The renderer finally divides by the maximum.
 //   Every effect has `enabled` and `probability` (applied in that fraction of patterns).
+// The paper's lattice-augmentation test: start from 'paper' and set
+//   scale = { enabled: true, range: [0.5, 1.5] } (uniaxial: uniaxialStrain.range); preparePhase
+//   then enumerates hkl far enough for the smallest cell (sMaxFactor; 8x the hkl at scale 0.5).
+// Typical use (what stream.ts does):
+//   const config = resolveEffects('realistic');
+//   const phase = preparePhase(crystal, { grid, config });            // once per crystal
+//   const spec = applyEffects([phase], drawEffects(config, rng.fork(i)), grid);  // per pattern
+//   const patterns = renderPatterns(engine, specs, grid);             // per batch, on the GPU
 
 import type { Crystal, CrystalSystem, Lattice, Mat3, Vec3 } from './crystal.ts';
 import { CRYSTAL_SYSTEMS, crystalSystemOf, reciprocalMetric } from './crystal.ts';

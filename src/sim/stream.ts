@@ -23,6 +23,10 @@
 // Length: a synthetic source is endless unless `batches` is given; a finite source (CIF directory,
 // Crystal[]) makes `epochs` passes (default 1, Infinity allowed), in file order or shuffled per
 // epoch (`shuffle`), and its last batch may be smaller than batchSize.
+// Batches larger than one storage binding (batch 4096 of 8500 points is 139 MB > 128 MiB on
+// lavapipe) are refused with SimulateOptionsError; for such batches build the specs with
+// effects.ts and render them with renderPatternsChunked (render.ts), which returns several tensors.
+// A synthetic crystal the generator cannot make (SynthesisError) ends the stream with that error.
 // Impurity phases come from the source: another crystal of a finite source, or one of the last
 // IMPURITY_POOL synthetic crystals (the first synthetic structure has none to draw from, so its
 // patterns get fewer impurities than drawn). meta.effects.impurities lists those applied.
