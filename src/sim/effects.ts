@@ -35,7 +35,7 @@
 //     its peaks whose centres fall on the grid) divided by that of all phases is f_k; the main
 //     phase gets 1 - sum f_k. This is an intensity fraction, not a true weight fraction (which
 //     would need each phase's reference intensity ratio).
-//   Lattice changes, in this order: random strain that keeps the crystal system's constraints
+//   Lattice changes (main phase only; impurities keep their cells), in this order: random strain that keeps the crystal system's constraints
 //     (lengths x (1 + e), free angles + delta; cubic stays cubic, tetragonal keeps a = b,
 //     hexagonal/trigonal keep a = b and gamma = 120, rhombohedral axes keep a = b = c and
 //     alpha = beta = gamma, monoclinic keeps the two right angles), then uniaxial strain (one
@@ -614,12 +614,12 @@ function peakShape(e: PatternEffects, theta: number, lambda: number): { fwhm: nu
 }
 
 /**
- * Adds the peaks of one phase (scaled by `weight` / its integrated intensity on the grid).
- * Returns nothing; peaks are appended to `buf`.
+ * Appends the peaks of one phase to `buf`, scaled to `weight` / its integrated intensity on the
+ * grid; lattice changes apply only when `deform` (the main phase).
  */
-function addPhase(buf: PeakBuffer, phase: Phase, e: PatternEffects, grid: Grid, weight: number): void {
-  const lat = deformLattice(phase.lattice, phase.crystalSystem, e.lattice);
-  const sf = e.lattice.uniaxial ? phase.unmerged : phase.merged;
+function addPhase(buf: PeakBuffer, phase: Phase, e: PatternEffects, grid: Grid, weight: number, deform: boolean): void {
+  const lat = deform ? deformLattice(phase.lattice, phase.crystalSystem, e.lattice) : phase.lattice;
+  const sf = deform && e.lattice.uniaxial ? phase.unmerged : phase.merged;
   const G = reciprocalMetric(lat);
   const [g00, g01, g02, , g11, g12, , , g22] = G as Mat3;
   const x0 = grid.twoThetaMin;
@@ -684,7 +684,7 @@ export function applyEffects(phases: readonly Phase[], e: PatternEffects, grid: 
   const impurityTotal = e.impurities.reduce((s, x) => s + x.fraction, 0);
   if (!(impurityTotal < 1)) throw new EffectsConfigError(`applyEffects: impurity fractions sum to ${impurityTotal}; they must sum to < 1`);
   const buf = new PeakBuffer();
-  phases.forEach((ph, i) => addPhase(buf, ph, e, grid, i === 0 ? 1 - impurityTotal : e.impurities[i - 1].fraction));
+  phases.forEach((ph, i) => addPhase(buf, ph, e, grid, i === 0 ? 1 - impurityTotal : e.impurities[i - 1].fraction, i === 0));
   const n = buf.n;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;

@@ -161,6 +161,16 @@ describe('peak positions', () => {
     }
   });
 
+  it('lattice changes apply to the main phase only; impurities keep their cells', () => {
+    const y = render([cubic, cubicB], fx({ lattice: { scale: 1.1, strain: null, uniaxial: null }, impurities: [{ fraction: 0.3, pick: 0 }] }));
+    const tB = twoThetaOf(cubicB, [1, 1, 0]);
+    expect(measure(y, tB, 0.1).center).toBeCloseTo(tB, 4);
+    const tA = twoThetaOf(cubic, [1, 0, 0]);
+    const tA1 = (2 * Math.asin(GRID.wavelength / (2 * 3.3))) / DEG;
+    expect(measure(y, tA1, 0.1).center).toBeCloseTo(tA1, 4);
+    expect(y[idx(tA)]).toBeLessThan(1e-6);
+  });
+
   it('uniaxial strain of a cubic crystal splits {100} into d = a (x4) and d = c (1+e) (x2)', () => {
     const e = 0.02;
     const y = render([cubic], fx({ lattice: { scale: 1, strain: null, uniaxial: { axis: 2, strain: e } } }));
