@@ -16,8 +16,8 @@ struct Params {
   n: u32, cin: u32, lin: u32, cout: u32,
   k: u32, lout: u32, stride: u32, pad: u32,
   dil: u32, has_bias: u32, cpad: u32, chunks: u32,
-  chunk_len: u32, n0: u32, q: u32, slide: u32,
-  gx: u32, m: u32,
+  chunk_len: u32, q: u32, slide: u32,
+  gx: u32, m: u32, mpad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -33,8 +33,6 @@ struct Params {
 @group(0) @binding(10) var<storage, read> parts: array<f32>;
 @group(0) @binding(11) var<storage, read_write> out: array<f32>;
 
-const WG: u32 = 64u;
-const BP: u32 = 4u;  // positions per invocation (regblock)
 
 // x[xo + i] with zero outside [0, L).
 fn xat(xo: u32, i: i32) -> f32 {
@@ -49,216 +47,332 @@ fn dyat(o: u32, t: i32) -> f32 {
 }
 
 // ---- regblock variant -----------------------------------------------------------------------
+//
+// Measured on lavapipe: every storage load costs about as much as a per-lane gather (uniform
+// addresses included), and every assignment to a loop-carried variable is a masked blend plus a
+// spill. So the kernels (1) maximise multiply-adds per loaded value with a large register block:
+// 4 channels x 16 positions, the weight vec4 of a tap serving all 16 positions; (2) slide a window
+// of activations so that U = 5 taps need only U new loads; (3) sum U taps per assignment.
+// Lanes run over (batch, position block) so short outputs do not leave lanes idle.
 
-// wpack[(ci*K + k)*cpad + co] = w[co, ci, k] (zero for co >= Cout); one invocation per element.
+const BP: u32 = 16u;  // output positions per invocation
+const U: u32 = 5u;    // taps per unrolled step (mpad is a multiple of U)
+
+// Packs w for the forward pass: wpack[((ci*q + r)*mpad + m)*cpad + co] = w[co, ci, r + m*q], zero
+// where r + m*q >= K or co >= Cout, so the unrolled tap loops need no tail handling.
 @compute @workgroup_size(64)
 fn pack_weight_forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.y * p.gx + g.x;
-  if (i >= p.cin * p.k * p.cpad) { return; }
+  if (i >= p.cin * p.q * p.mpad * p.cpad) { return; }
   let co = i % p.cpad;
-  let cik = i / p.cpad;
-  wpack[i] = select(0.0, w[min(co, p.cout - 1u) * p.cin * p.k + cik], co < p.cout);
+  let rest = i / p.cpad;
+  let m = rest % p.mpad;
+  let r = (rest / p.mpad) % p.q;
+  let ci = rest / (p.mpad * p.q);
+  let k = r + m * p.q;
+  let ok = co < p.cout && k < p.k;
+  wpack[i] = select(0.0, w[(min(co, p.cout - 1u) * p.cin + ci) * p.k + min(k, p.k - 1u)], ok);
 }
 
-// wpack[(co*K + k)*cpad + ci] = w[co, ci, k] (zero for ci >= Cin).
+// Packs w for dx: wpack[((co*q + r)*mpad + m)*cpad + ci] = w[co, ci, r + m*q] (zero padded).
 @compute @workgroup_size(64)
 fn pack_weight_input(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.y * p.gx + g.x;
-  if (i >= p.cout * p.k * p.cpad) { return; }
+  if (i >= p.cout * p.q * p.mpad * p.cpad) { return; }
   let ci = i % p.cpad;
-  let cok = i / p.cpad;
-  let co = cok / p.k;
-  let k = cok % p.k;
-  wpack[i] = select(0.0, w[(co * p.cin + min(ci, p.cin - 1u)) * p.k + k], ci < p.cin);
+  let rest = i / p.cpad;
+  let m = rest % p.mpad;
+  let r = (rest / p.mpad) % p.q;
+  let co = rest / (p.mpad * p.q);
+  let k = r + m * p.q;
+  let ok = ci < p.cin && k < p.k;
+  wpack[i] = select(0.0, w[(co * p.cin + min(ci, p.cin - 1u)) * p.k + min(k, p.k - 1u)], ok);
 }
 
-// Grid: x = position blocks of WG*BP, y = Cout/8 blocks, z = batch (offset n0).
+// y for 4 channels from co0 at position t (bias added when present).
+fn store_y(n: u32, co0: u32, t: u32, ok: bool, v: vec4<f32>) {
+  if (!ok || t >= p.lout) { return; }
+  for (var c = 0u; c < 4u; c++) {
+    let co = co0 + c;
+    if (co < p.cout) {
+      y[(n * p.cout + co) * p.lout + t] = v[c] + select(0.0, b[min(co, p.cout - 1u)], p.has_bias == 1u);
+    }
+  }
+}
+
+// Grid: x (+ z rows of gx) = lanes over N * ceil(Lout/BP), y = Cout/4 blocks.
 @compute @workgroup_size(64)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let n = wg.z + p.n0;
-  let co0 = wg.y * 8u;
-  let t0 = (wg.x * WG + li) * BP;
+  let ntb = (p.lout + BP - 1u) / BP;
+  let gi = (wg.z * p.gx + wg.x) * 64u + li;
+  let ok = gi < p.n * ntb;
+  let g = min(gi, p.n * ntb - 1u);
+  let n = g / ntb;
+  let t0 = (g % ntb) * BP;
+  let co0 = wg.y * 4u;
   let cq = p.cpad / 4u;
   let s = i32(p.stride);
   let d = i32(p.dil);
   let base = i32(t0) * s - i32(p.pad);
-  var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>();
-  var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>();
+
+  var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>(); var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>(); var a8 = vec4<f32>(); var a9 = vec4<f32>(); var a10 = vec4<f32>(); var a11 = vec4<f32>(); var a12 = vec4<f32>(); var a13 = vec4<f32>(); var a14 = vec4<f32>(); var a15 = vec4<f32>();
   for (var ci = 0u; ci < p.cin; ci++) {
     let xo = (n * p.cin + ci) * p.lin;
-    let wrow = ci * p.k * cq + co0 / 4u;
-    if (p.slide == 1u) {
-      // taps r, r+q, r+2q, ... read x at positions shifted by one stride each
-      for (var r = 0u; r < p.q; r++) {
-        let o = base + i32(r) * d;
-        var v0 = xat(xo, o);
-        var v1 = xat(xo, o + s);
+    for (var r = 0u; r < p.q; r++) {
+      var wi = (ci * p.q + r) * p.mpad * cq + wg.y;
+      let mr = (p.k - r + p.q - 1u) / p.q;  // taps r, r+q, ... below K
+      if (p.slide == 1u) {
+        // tap r + m*q reads x one stride further per m: position j of tap m is window value j + m
+        var o = base + i32(r) * d;
+        var v0 = xat(xo, o + 0 * s);
+        var v1 = xat(xo, o + 1 * s);
         var v2 = xat(xo, o + 2 * s);
-        var off = o + 3 * s;
-        for (var k = r; k < p.k; k += p.q) {
-          let v3 = xat(xo, off);
-          off += s;
-          let wi = wrow + k * cq;
+        var v3 = xat(xo, o + 3 * s);
+        var v4 = xat(xo, o + 4 * s);
+        var v5 = xat(xo, o + 5 * s);
+        var v6 = xat(xo, o + 6 * s);
+        var v7 = xat(xo, o + 7 * s);
+        var v8 = xat(xo, o + 8 * s);
+        var v9 = xat(xo, o + 9 * s);
+        var v10 = xat(xo, o + 10 * s);
+        var v11 = xat(xo, o + 11 * s);
+        var v12 = xat(xo, o + 12 * s);
+        var v13 = xat(xo, o + 13 * s);
+        var v14 = xat(xo, o + 14 * s);
+        o += 15 * s;
+        for (var m = 0u; m < mr; m += U) {
+          let v15 = xat(xo, o + 0 * s);
+          let v16 = xat(xo, o + 1 * s);
+          let v17 = xat(xo, o + 2 * s);
+          let v18 = xat(xo, o + 3 * s);
+          let v19 = xat(xo, o + 4 * s);
+          o += 5 * s;
+          let w0 = wp[wi + 0u * cq];
+          let w1 = wp[wi + 1u * cq];
+          let w2 = wp[wi + 2u * cq];
+          let w3 = wp[wi + 3u * cq];
+          let w4 = wp[wi + 4u * cq];
+          wi += U * cq;
+          a0 = fma(vec4<f32>(v4), w4, fma(vec4<f32>(v3), w3, fma(vec4<f32>(v2), w2, fma(vec4<f32>(v1), w1, fma(vec4<f32>(v0), w0, a0)))));
+          a1 = fma(vec4<f32>(v5), w4, fma(vec4<f32>(v4), w3, fma(vec4<f32>(v3), w2, fma(vec4<f32>(v2), w1, fma(vec4<f32>(v1), w0, a1)))));
+          a2 = fma(vec4<f32>(v6), w4, fma(vec4<f32>(v5), w3, fma(vec4<f32>(v4), w2, fma(vec4<f32>(v3), w1, fma(vec4<f32>(v2), w0, a2)))));
+          a3 = fma(vec4<f32>(v7), w4, fma(vec4<f32>(v6), w3, fma(vec4<f32>(v5), w2, fma(vec4<f32>(v4), w1, fma(vec4<f32>(v3), w0, a3)))));
+          a4 = fma(vec4<f32>(v8), w4, fma(vec4<f32>(v7), w3, fma(vec4<f32>(v6), w2, fma(vec4<f32>(v5), w1, fma(vec4<f32>(v4), w0, a4)))));
+          a5 = fma(vec4<f32>(v9), w4, fma(vec4<f32>(v8), w3, fma(vec4<f32>(v7), w2, fma(vec4<f32>(v6), w1, fma(vec4<f32>(v5), w0, a5)))));
+          a6 = fma(vec4<f32>(v10), w4, fma(vec4<f32>(v9), w3, fma(vec4<f32>(v8), w2, fma(vec4<f32>(v7), w1, fma(vec4<f32>(v6), w0, a6)))));
+          a7 = fma(vec4<f32>(v11), w4, fma(vec4<f32>(v10), w3, fma(vec4<f32>(v9), w2, fma(vec4<f32>(v8), w1, fma(vec4<f32>(v7), w0, a7)))));
+          a8 = fma(vec4<f32>(v12), w4, fma(vec4<f32>(v11), w3, fma(vec4<f32>(v10), w2, fma(vec4<f32>(v9), w1, fma(vec4<f32>(v8), w0, a8)))));
+          a9 = fma(vec4<f32>(v13), w4, fma(vec4<f32>(v12), w3, fma(vec4<f32>(v11), w2, fma(vec4<f32>(v10), w1, fma(vec4<f32>(v9), w0, a9)))));
+          a10 = fma(vec4<f32>(v14), w4, fma(vec4<f32>(v13), w3, fma(vec4<f32>(v12), w2, fma(vec4<f32>(v11), w1, fma(vec4<f32>(v10), w0, a10)))));
+          a11 = fma(vec4<f32>(v15), w4, fma(vec4<f32>(v14), w3, fma(vec4<f32>(v13), w2, fma(vec4<f32>(v12), w1, fma(vec4<f32>(v11), w0, a11)))));
+          a12 = fma(vec4<f32>(v16), w4, fma(vec4<f32>(v15), w3, fma(vec4<f32>(v14), w2, fma(vec4<f32>(v13), w1, fma(vec4<f32>(v12), w0, a12)))));
+          a13 = fma(vec4<f32>(v17), w4, fma(vec4<f32>(v16), w3, fma(vec4<f32>(v15), w2, fma(vec4<f32>(v14), w1, fma(vec4<f32>(v13), w0, a13)))));
+          a14 = fma(vec4<f32>(v18), w4, fma(vec4<f32>(v17), w3, fma(vec4<f32>(v16), w2, fma(vec4<f32>(v15), w1, fma(vec4<f32>(v14), w0, a14)))));
+          a15 = fma(vec4<f32>(v19), w4, fma(vec4<f32>(v18), w3, fma(vec4<f32>(v17), w2, fma(vec4<f32>(v16), w1, fma(vec4<f32>(v15), w0, a15)))));
+          v0 = v5;
+          v1 = v6;
+          v2 = v7;
+          v3 = v8;
+          v4 = v9;
+          v5 = v10;
+          v6 = v11;
+          v7 = v12;
+          v8 = v13;
+          v9 = v14;
+          v10 = v15;
+          v11 = v16;
+          v12 = v17;
+          v13 = v18;
+          v14 = v19;
+        }
+      } else {
+        // general dilation: every tap gathers its own BP values (q = 1 here)
+        for (var k = 0u; k < p.k; k++) {
+          let o = base + i32(k) * d;
           let w0 = wp[wi];
-          let w1 = wp[wi + 1u];
-          a0 += v0 * w0; a1 += v0 * w1;
-          a2 += v1 * w0; a3 += v1 * w1;
-          a4 += v2 * w0; a5 += v2 * w1;
-          a6 += v3 * w0; a7 += v3 * w1;
-          v0 = v1; v1 = v2; v2 = v3;
+          wi += cq;
+          a0 = fma(vec4<f32>(xat(xo, o + 0 * s)), w0, a0);
+          a1 = fma(vec4<f32>(xat(xo, o + 1 * s)), w0, a1);
+          a2 = fma(vec4<f32>(xat(xo, o + 2 * s)), w0, a2);
+          a3 = fma(vec4<f32>(xat(xo, o + 3 * s)), w0, a3);
+          a4 = fma(vec4<f32>(xat(xo, o + 4 * s)), w0, a4);
+          a5 = fma(vec4<f32>(xat(xo, o + 5 * s)), w0, a5);
+          a6 = fma(vec4<f32>(xat(xo, o + 6 * s)), w0, a6);
+          a7 = fma(vec4<f32>(xat(xo, o + 7 * s)), w0, a7);
+          a8 = fma(vec4<f32>(xat(xo, o + 8 * s)), w0, a8);
+          a9 = fma(vec4<f32>(xat(xo, o + 9 * s)), w0, a9);
+          a10 = fma(vec4<f32>(xat(xo, o + 10 * s)), w0, a10);
+          a11 = fma(vec4<f32>(xat(xo, o + 11 * s)), w0, a11);
+          a12 = fma(vec4<f32>(xat(xo, o + 12 * s)), w0, a12);
+          a13 = fma(vec4<f32>(xat(xo, o + 13 * s)), w0, a13);
+          a14 = fma(vec4<f32>(xat(xo, o + 14 * s)), w0, a14);
+          a15 = fma(vec4<f32>(xat(xo, o + 15 * s)), w0, a15);
         }
       }
-    } else {
-      for (var k = 0u; k < p.k; k++) {
-        let o = base + i32(k) * d;
-        let v0 = xat(xo, o);
-        let v1 = xat(xo, o + s);
-        let v2 = xat(xo, o + 2 * s);
-        let v3 = xat(xo, o + 3 * s);
-        let wi = wrow + k * cq;
-        let w0 = wp[wi];
-        let w1 = wp[wi + 1u];
-        a0 += v0 * w0; a1 += v0 * w1;
-        a2 += v1 * w0; a3 += v1 * w1;
-        a4 += v2 * w0; a5 += v2 * w1;
-        a6 += v3 * w0; a7 += v3 * w1;
-      }
     }
   }
-  store_y(n, co0, t0, a0, a1);
-  store_y(n, co0, t0 + 1u, a2, a3);
-  store_y(n, co0, t0 + 2u, a4, a5);
-  store_y(n, co0, t0 + 3u, a6, a7);
+  store_y(n, co0, t0 + 0u, ok, a0);
+  store_y(n, co0, t0 + 1u, ok, a1);
+  store_y(n, co0, t0 + 2u, ok, a2);
+  store_y(n, co0, t0 + 3u, ok, a3);
+  store_y(n, co0, t0 + 4u, ok, a4);
+  store_y(n, co0, t0 + 5u, ok, a5);
+  store_y(n, co0, t0 + 6u, ok, a6);
+  store_y(n, co0, t0 + 7u, ok, a7);
+  store_y(n, co0, t0 + 8u, ok, a8);
+  store_y(n, co0, t0 + 9u, ok, a9);
+  store_y(n, co0, t0 + 10u, ok, a10);
+  store_y(n, co0, t0 + 11u, ok, a11);
+  store_y(n, co0, t0 + 12u, ok, a12);
+  store_y(n, co0, t0 + 13u, ok, a13);
+  store_y(n, co0, t0 + 14u, ok, a14);
+  store_y(n, co0, t0 + 15u, ok, a15);
 }
 
-fn store_y(n: u32, co0: u32, t: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (t >= p.lout) { return; }
-  for (var c = 0u; c < 8u; c++) {
-    let co = co0 + c;
-    if (co < p.cout) {
-      var v = select(hi[c & 3u], lo[c & 3u], c < 4u);
-      if (p.has_bias == 1u) { v += b[co]; }
-      y[(n * p.cout + co) * p.lout + t] = v;
-    }
+fn store_dx(n: u32, ci0: u32, i: u32, ok: bool, v: vec4<f32>) {
+  if (!ok || i >= p.lin) { return; }
+  for (var c = 0u; c < 4u; c++) {
+    let ci = ci0 + c;
+    if (ci < p.cin) { dx[(n * p.cin + ci) * p.lin + i] = v[c]; }
   }
 }
 
-// dx[n, ci, i]: positions of one phase rho = i mod stride per workgroup, so which taps reach them
-// is uniform. Grid: x = blocks of WG*BP positions of the phase, y = stride * Cin/8 blocks, z = batch.
+// dx[n, ci, i]: positions of one phase rho = i mod stride per workgroup row, so which taps reach
+// them is uniform: k = ks + m*q. Grid: x (+ z rows of gx) = lanes over N * ceil(ceil(L/stride)/BP),
+// y = stride * Cin/4 blocks.
 @compute @workgroup_size(64)
 fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let n = wg.z + p.n0;
-  let rho = wg.y % p.stride;
-  let ci0 = (wg.y / p.stride) * 8u;
-  let u0 = (wg.x * WG + li) * BP;  // positions i = rho + stride * (u0 + j)
-  let cq = p.cpad / 4u;
   let s = p.stride;
-  var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>();
-  var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>();
+  let ntb = ((p.lin + s - 1u) / s + BP - 1u) / BP;
+  let gi = (wg.z * p.gx + wg.x) * 64u + li;
+  let ok = gi < p.n * ntb;
+  let g = min(gi, p.n * ntb - 1u);
+  let n = g / ntb;
+  let u0 = (g % ntb) * BP;  // positions i = rho + stride * (u0 + j)
+  let rho = wg.y % s;
+  let cb = wg.y / s;
+  let ci0 = cb * 4u;
+  let cq = p.cpad / 4u;
+  var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>(); var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>(); var a8 = vec4<f32>(); var a9 = vec4<f32>(); var a10 = vec4<f32>(); var a11 = vec4<f32>(); var a12 = vec4<f32>(); var a13 = vec4<f32>(); var a14 = vec4<f32>(); var a15 = vec4<f32>();
   // first tap k with (rho + pad - k*dil) divisible by the stride; taps repeat every q
-  var ks = p.k;
+  var ks = p.q;
   for (var kk = 0u; kk < p.q; kk++) {
     if ((kk * p.dil) % s == (rho + p.pad) % s) { ks = kk; break; }
   }
+  let mr = select(0u, (p.k - ks + p.q - 1u) / p.q, ks < p.k);
+  let e0 = (i32(rho + p.pad) - i32(ks * p.dil)) / i32(s) + i32(u0);
   for (var co = 0u; co < p.cout; co++) {
     let o = (n * p.cout + co) * p.lout;
-    let wrow = co * p.k * cq + ci0 / 4u;
+    var wi = (co * p.q + min(ks, p.q - 1u)) * p.mpad * cq + cb;
     if (p.slide == 1u) {
-      // each next tap reads dy one position lower: the window [e, e+3] slides down by one
-      var e = (i32(rho + p.pad) - i32(ks * p.dil)) / i32(s) + i32(u0);
-      var v1 = dyat(o, e + 1);
-      var v2 = dyat(o, e + 2);
-      var v3 = dyat(o, e + 3);
-      for (var k = ks; k < p.k; k += p.q) {
-        let v0 = dyat(o, e);
-        let w0 = wp[wrow + k * cq];
-        let w1 = wp[wrow + k * cq + 1u];
-        a0 += v0 * w0; a1 += v0 * w1;
-        a2 += v1 * w0; a3 += v1 * w1;
-        a4 += v2 * w0; a5 += v2 * w1;
-        a6 += v3 * w0; a7 += v3 * w1;
-        v3 = v2; v2 = v1; v1 = v0;
-        e -= 1;
+      // tap ks + m*q reads dy at e0 - m + j for position j; z_i = dy[e - (U-1) + i] slides down
+      var e = e0;
+      var z5 = dyat(o, e + 1);
+      var z6 = dyat(o, e + 2);
+      var z7 = dyat(o, e + 3);
+      var z8 = dyat(o, e + 4);
+      var z9 = dyat(o, e + 5);
+      var z10 = dyat(o, e + 6);
+      var z11 = dyat(o, e + 7);
+      var z12 = dyat(o, e + 8);
+      var z13 = dyat(o, e + 9);
+      var z14 = dyat(o, e + 10);
+      var z15 = dyat(o, e + 11);
+      var z16 = dyat(o, e + 12);
+      var z17 = dyat(o, e + 13);
+      var z18 = dyat(o, e + 14);
+      var z19 = dyat(o, e + 15);
+      for (var m = 0u; m < mr; m += U) {
+        let z0 = dyat(o, e - 4);
+        let z1 = dyat(o, e - 3);
+        let z2 = dyat(o, e - 2);
+        let z3 = dyat(o, e - 1);
+        let z4 = dyat(o, e - 0);
+        e -= 5;
+        let w0 = wp[wi + 0u * cq];
+        let w1 = wp[wi + 1u * cq];
+        let w2 = wp[wi + 2u * cq];
+        let w3 = wp[wi + 3u * cq];
+        let w4 = wp[wi + 4u * cq];
+        wi += U * cq;
+        a0 = fma(vec4<f32>(z0), w4, fma(vec4<f32>(z1), w3, fma(vec4<f32>(z2), w2, fma(vec4<f32>(z3), w1, fma(vec4<f32>(z4), w0, a0)))));
+        a1 = fma(vec4<f32>(z1), w4, fma(vec4<f32>(z2), w3, fma(vec4<f32>(z3), w2, fma(vec4<f32>(z4), w1, fma(vec4<f32>(z5), w0, a1)))));
+        a2 = fma(vec4<f32>(z2), w4, fma(vec4<f32>(z3), w3, fma(vec4<f32>(z4), w2, fma(vec4<f32>(z5), w1, fma(vec4<f32>(z6), w0, a2)))));
+        a3 = fma(vec4<f32>(z3), w4, fma(vec4<f32>(z4), w3, fma(vec4<f32>(z5), w2, fma(vec4<f32>(z6), w1, fma(vec4<f32>(z7), w0, a3)))));
+        a4 = fma(vec4<f32>(z4), w4, fma(vec4<f32>(z5), w3, fma(vec4<f32>(z6), w2, fma(vec4<f32>(z7), w1, fma(vec4<f32>(z8), w0, a4)))));
+        a5 = fma(vec4<f32>(z5), w4, fma(vec4<f32>(z6), w3, fma(vec4<f32>(z7), w2, fma(vec4<f32>(z8), w1, fma(vec4<f32>(z9), w0, a5)))));
+        a6 = fma(vec4<f32>(z6), w4, fma(vec4<f32>(z7), w3, fma(vec4<f32>(z8), w2, fma(vec4<f32>(z9), w1, fma(vec4<f32>(z10), w0, a6)))));
+        a7 = fma(vec4<f32>(z7), w4, fma(vec4<f32>(z8), w3, fma(vec4<f32>(z9), w2, fma(vec4<f32>(z10), w1, fma(vec4<f32>(z11), w0, a7)))));
+        a8 = fma(vec4<f32>(z8), w4, fma(vec4<f32>(z9), w3, fma(vec4<f32>(z10), w2, fma(vec4<f32>(z11), w1, fma(vec4<f32>(z12), w0, a8)))));
+        a9 = fma(vec4<f32>(z9), w4, fma(vec4<f32>(z10), w3, fma(vec4<f32>(z11), w2, fma(vec4<f32>(z12), w1, fma(vec4<f32>(z13), w0, a9)))));
+        a10 = fma(vec4<f32>(z10), w4, fma(vec4<f32>(z11), w3, fma(vec4<f32>(z12), w2, fma(vec4<f32>(z13), w1, fma(vec4<f32>(z14), w0, a10)))));
+        a11 = fma(vec4<f32>(z11), w4, fma(vec4<f32>(z12), w3, fma(vec4<f32>(z13), w2, fma(vec4<f32>(z14), w1, fma(vec4<f32>(z15), w0, a11)))));
+        a12 = fma(vec4<f32>(z12), w4, fma(vec4<f32>(z13), w3, fma(vec4<f32>(z14), w2, fma(vec4<f32>(z15), w1, fma(vec4<f32>(z16), w0, a12)))));
+        a13 = fma(vec4<f32>(z13), w4, fma(vec4<f32>(z14), w3, fma(vec4<f32>(z15), w2, fma(vec4<f32>(z16), w1, fma(vec4<f32>(z17), w0, a13)))));
+        a14 = fma(vec4<f32>(z14), w4, fma(vec4<f32>(z15), w3, fma(vec4<f32>(z16), w2, fma(vec4<f32>(z17), w1, fma(vec4<f32>(z18), w0, a14)))));
+        a15 = fma(vec4<f32>(z15), w4, fma(vec4<f32>(z16), w3, fma(vec4<f32>(z17), w2, fma(vec4<f32>(z18), w1, fma(vec4<f32>(z19), w0, a15)))));
+        z19 = z14;
+        z18 = z13;
+        z17 = z12;
+        z16 = z11;
+        z15 = z10;
+        z14 = z9;
+        z13 = z8;
+        z12 = z7;
+        z11 = z6;
+        z10 = z5;
+        z9 = z4;
+        z8 = z3;
+        z7 = z2;
+        z6 = z1;
+        z5 = z0;
       }
     } else {
-      for (var k = ks; k < p.k; k += p.q) {
-        let e = (i32(rho + p.pad) - i32(k * p.dil)) / i32(s) + i32(u0);
-        let v0 = dyat(o, e);
-        let v1 = dyat(o, e + 1);
-        let v2 = dyat(o, e + 2);
-        let v3 = dyat(o, e + 3);
-        let w0 = wp[wrow + k * cq];
-        let w1 = wp[wrow + k * cq + 1u];
-        a0 += v0 * w0; a1 += v0 * w1;
-        a2 += v1 * w0; a3 += v1 * w1;
-        a4 += v2 * w0; a5 += v2 * w1;
-        a6 += v3 * w0; a7 += v3 * w1;
+      for (var m = 0u; m < mr; m++) {
+        let e = (i32(rho + p.pad) - i32((ks + m * p.q) * p.dil)) / i32(s) + i32(u0);
+        let w0 = wp[wi];
+        wi += cq;
+        a0 = fma(vec4<f32>(dyat(o, e + 0)), w0, a0);
+        a1 = fma(vec4<f32>(dyat(o, e + 1)), w0, a1);
+        a2 = fma(vec4<f32>(dyat(o, e + 2)), w0, a2);
+        a3 = fma(vec4<f32>(dyat(o, e + 3)), w0, a3);
+        a4 = fma(vec4<f32>(dyat(o, e + 4)), w0, a4);
+        a5 = fma(vec4<f32>(dyat(o, e + 5)), w0, a5);
+        a6 = fma(vec4<f32>(dyat(o, e + 6)), w0, a6);
+        a7 = fma(vec4<f32>(dyat(o, e + 7)), w0, a7);
+        a8 = fma(vec4<f32>(dyat(o, e + 8)), w0, a8);
+        a9 = fma(vec4<f32>(dyat(o, e + 9)), w0, a9);
+        a10 = fma(vec4<f32>(dyat(o, e + 10)), w0, a10);
+        a11 = fma(vec4<f32>(dyat(o, e + 11)), w0, a11);
+        a12 = fma(vec4<f32>(dyat(o, e + 12)), w0, a12);
+        a13 = fma(vec4<f32>(dyat(o, e + 13)), w0, a13);
+        a14 = fma(vec4<f32>(dyat(o, e + 14)), w0, a14);
+        a15 = fma(vec4<f32>(dyat(o, e + 15)), w0, a15);
       }
     }
   }
-  store_dx(n, ci0, rho + s * u0, a0, a1);
-  store_dx(n, ci0, rho + s * (u0 + 1u), a2, a3);
-  store_dx(n, ci0, rho + s * (u0 + 2u), a4, a5);
-  store_dx(n, ci0, rho + s * (u0 + 3u), a6, a7);
+  store_dx(n, ci0, rho + s * (u0 + 0u), ok, a0);
+  store_dx(n, ci0, rho + s * (u0 + 1u), ok, a1);
+  store_dx(n, ci0, rho + s * (u0 + 2u), ok, a2);
+  store_dx(n, ci0, rho + s * (u0 + 3u), ok, a3);
+  store_dx(n, ci0, rho + s * (u0 + 4u), ok, a4);
+  store_dx(n, ci0, rho + s * (u0 + 5u), ok, a5);
+  store_dx(n, ci0, rho + s * (u0 + 6u), ok, a6);
+  store_dx(n, ci0, rho + s * (u0 + 7u), ok, a7);
+  store_dx(n, ci0, rho + s * (u0 + 8u), ok, a8);
+  store_dx(n, ci0, rho + s * (u0 + 9u), ok, a9);
+  store_dx(n, ci0, rho + s * (u0 + 10u), ok, a10);
+  store_dx(n, ci0, rho + s * (u0 + 11u), ok, a11);
+  store_dx(n, ci0, rho + s * (u0 + 12u), ok, a12);
+  store_dx(n, ci0, rho + s * (u0 + 13u), ok, a13);
+  store_dx(n, ci0, rho + s * (u0 + 14u), ok, a14);
+  store_dx(n, ci0, rho + s * (u0 + 15u), ok, a15);
 }
 
-fn store_dx(n: u32, ci0: u32, i: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (i >= p.lin) { return; }
-  for (var c = 0u; c < 8u; c++) {
-    let ci = ci0 + c;
-    if (ci < p.cin) {
-      dx[(n * p.cin + ci) * p.lin + i] = select(hi[c & 3u], lo[c & 3u], c < 4u);
-    }
-  }
-}
+const KB: u32 = 8u;  // taps per invocation (dW)
 
-// Partial dW over one chunk of the N*Lout reduction. Lanes: (ci, block of 4 taps); 8 output
-// channels per workgroup row. Grid: x = (Cin * ceil(K/4)) / WG, y = Cout/8, z = chunks.
-@compute @workgroup_size(64)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let nkb = (p.k + 3u) / 4u;
-  let idx = wg.x * WG + li;
-  let ci = min(idx / nkb, p.cin - 1u);
-  let k0 = (idx % nkb) * 4u;
-  let co0 = wg.y * 8u;
-  let r0 = wg.z * p.chunk_len;
-  let r1 = min(r0 + p.chunk_len, p.n * p.lout);
-  var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>();
-  var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>();
-  let s = i32(p.stride);
-  let d = i32(p.dil);
-  let com = p.cout - 1u;
-  var n = r0 / p.lout;
-  var t = r0 % p.lout;
-  for (var r = r0; r < r1; r++) {
-    let xo = (n * p.cin + ci) * p.lin;
-    let o = i32(t) * s + i32(k0) * d - i32(p.pad);
-    let v0 = xat(xo, o);
-    let v1 = xat(xo, o + d);
-    let v2 = xat(xo, o + 2 * d);
-    let v3 = xat(xo, o + 3 * d);
-    let go = n * p.cout * p.lout + t;
-    let g0 = vec4<f32>(dy[go + min(co0, com) * p.lout], dy[go + min(co0 + 1u, com) * p.lout],
-                       dy[go + min(co0 + 2u, com) * p.lout], dy[go + min(co0 + 3u, com) * p.lout]);
-    let g1 = vec4<f32>(dy[go + min(co0 + 4u, com) * p.lout], dy[go + min(co0 + 5u, com) * p.lout],
-                       dy[go + min(co0 + 6u, com) * p.lout], dy[go + min(co0 + 7u, com) * p.lout]);
-    a0 += v0 * g0; a1 += v0 * g1;
-    a2 += v1 * g0; a3 += v1 * g1;
-    a4 += v2 * g0; a5 += v2 * g1;
-    a6 += v3 * g0; a7 += v3 * g1;
-    t++;
-    if (t == p.lout) { t = 0u; n++; }
-  }
-  if (idx >= p.cin * nkb) { return; }
-  let pbase = wg.z * p.m;
-  store_dw(pbase, co0, ci, k0, a0, a1);
-  store_dw(pbase, co0, ci, k0 + 1u, a2, a3);
-  store_dw(pbase, co0, ci, k0 + 2u, a4, a5);
-  store_dw(pbase, co0, ci, k0 + 3u, a6, a7);
-}
-
-fn store_dw(pbase: u32, co0: u32, ci: u32, k: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (k >= p.k) { return; }
+fn store_dw(pbase: u32, co0: u32, ci: u32, k: u32, ok: bool, lo: vec4<f32>, hi: vec4<f32>) {
+  if (!ok || k >= p.k) { return; }
   for (var c = 0u; c < 8u; c++) {
     let co = co0 + c;
     if (co < p.cout) {
@@ -267,7 +381,124 @@ fn store_dw(pbase: u32, co0: u32, ci: u32, k: u32, lo: vec4<f32>, hi: vec4<f32>)
   }
 }
 
-// Partial db over one chunk of N*Lout. Grid: x = Cout/WG, y = chunks.
+// dy for 8 channels from co0 at (n, t), zero past the end of the reduction.
+fn dy8(n: u32, t: u32, co0: u32, live: bool) -> array<vec4<f32>, 2> {
+  let go = n * p.cout * p.lout + t;
+  let com = p.cout - 1u;
+  var r: array<vec4<f32>, 2>;
+  for (var h = 0u; h < 2u; h++) {
+    let c = co0 + 4u * h;
+    r[h] = select(vec4<f32>(), vec4<f32>(dy[go + min(c, com) * p.lout], dy[go + min(c + 1u, com) * p.lout],
+                  dy[go + min(c + 2u, com) * p.lout], dy[go + min(c + 3u, com) * p.lout]), live);
+  }
+  return r;
+}
+
+// Partial dW over chunks of the N*Lout reduction. Lanes run over (chunk, ci, block of KB taps), so
+// layers with few input channels still fill the lanes; 8 output channels per workgroup row.
+// Grid: x (+ z rows of gx) = lanes over chunks * Cin * ceil(K/KB), y = Cout/8 blocks.
+@compute @workgroup_size(64)
+fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let nkb = (p.k + KB - 1u) / KB;
+  let per = p.cin * nkb;
+  let gi = (wg.z * p.gx + wg.x) * 64u + li;
+  let ok = gi < p.chunks * per;
+  let g = min(gi, p.chunks * per - 1u);
+  let chunk = g / per;
+  let ci = (g % per) / nkb;
+  let k0 = (g % nkb) * KB;
+  let co0 = wg.y * 8u;
+  let total = p.n * p.lout;
+  let r0 = chunk * p.chunk_len;
+  let s = i32(p.stride);
+  let d = i32(p.dil);
+  var n = r0 / p.lout;
+  var t = r0 % p.lout;
+
+  var l0 = vec4<f32>(); var h0 = vec4<f32>(); var l1 = vec4<f32>(); var h1 = vec4<f32>(); var l2 = vec4<f32>(); var h2 = vec4<f32>(); var l3 = vec4<f32>(); var h3 = vec4<f32>(); var l4 = vec4<f32>(); var h4 = vec4<f32>(); var l5 = vec4<f32>(); var h5 = vec4<f32>(); var l6 = vec4<f32>(); var h6 = vec4<f32>(); var l7 = vec4<f32>(); var h7 = vec4<f32>();
+  // RU reduction steps per assignment; steps past the chunk or the reduction read dy as zero
+  for (var r = 0u; r < p.chunk_len; r += 4u) {
+    let live0 = r + 0u < p.chunk_len && r0 + r + 0u < total;
+    let xo0 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
+    let o0 = i32(t) * s + i32(k0) * d - i32(p.pad);
+    let g0 = dy8(min(n, p.n - 1u), t, co0, live0);
+    let x0_0 = xat(xo0, o0 + 0 * d);
+    let x0_1 = xat(xo0, o0 + 1 * d);
+    let x0_2 = xat(xo0, o0 + 2 * d);
+    let x0_3 = xat(xo0, o0 + 3 * d);
+    let x0_4 = xat(xo0, o0 + 4 * d);
+    let x0_5 = xat(xo0, o0 + 5 * d);
+    let x0_6 = xat(xo0, o0 + 6 * d);
+    let x0_7 = xat(xo0, o0 + 7 * d);
+    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
+    let live1 = r + 1u < p.chunk_len && r0 + r + 1u < total;
+    let xo1 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
+    let o1 = i32(t) * s + i32(k0) * d - i32(p.pad);
+    let g1 = dy8(min(n, p.n - 1u), t, co0, live1);
+    let x1_0 = xat(xo1, o1 + 0 * d);
+    let x1_1 = xat(xo1, o1 + 1 * d);
+    let x1_2 = xat(xo1, o1 + 2 * d);
+    let x1_3 = xat(xo1, o1 + 3 * d);
+    let x1_4 = xat(xo1, o1 + 4 * d);
+    let x1_5 = xat(xo1, o1 + 5 * d);
+    let x1_6 = xat(xo1, o1 + 6 * d);
+    let x1_7 = xat(xo1, o1 + 7 * d);
+    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
+    let live2 = r + 2u < p.chunk_len && r0 + r + 2u < total;
+    let xo2 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
+    let o2 = i32(t) * s + i32(k0) * d - i32(p.pad);
+    let g2 = dy8(min(n, p.n - 1u), t, co0, live2);
+    let x2_0 = xat(xo2, o2 + 0 * d);
+    let x2_1 = xat(xo2, o2 + 1 * d);
+    let x2_2 = xat(xo2, o2 + 2 * d);
+    let x2_3 = xat(xo2, o2 + 3 * d);
+    let x2_4 = xat(xo2, o2 + 4 * d);
+    let x2_5 = xat(xo2, o2 + 5 * d);
+    let x2_6 = xat(xo2, o2 + 6 * d);
+    let x2_7 = xat(xo2, o2 + 7 * d);
+    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
+    let live3 = r + 3u < p.chunk_len && r0 + r + 3u < total;
+    let xo3 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
+    let o3 = i32(t) * s + i32(k0) * d - i32(p.pad);
+    let g3 = dy8(min(n, p.n - 1u), t, co0, live3);
+    let x3_0 = xat(xo3, o3 + 0 * d);
+    let x3_1 = xat(xo3, o3 + 1 * d);
+    let x3_2 = xat(xo3, o3 + 2 * d);
+    let x3_3 = xat(xo3, o3 + 3 * d);
+    let x3_4 = xat(xo3, o3 + 4 * d);
+    let x3_5 = xat(xo3, o3 + 5 * d);
+    let x3_6 = xat(xo3, o3 + 6 * d);
+    let x3_7 = xat(xo3, o3 + 7 * d);
+    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
+    l0 = fma(vec4<f32>(x3_0), g3[0], fma(vec4<f32>(x2_0), g2[0], fma(vec4<f32>(x1_0), g1[0], fma(vec4<f32>(x0_0), g0[0], l0))));
+    h0 = fma(vec4<f32>(x3_0), g3[1], fma(vec4<f32>(x2_0), g2[1], fma(vec4<f32>(x1_0), g1[1], fma(vec4<f32>(x0_0), g0[1], h0))));
+    l1 = fma(vec4<f32>(x3_1), g3[0], fma(vec4<f32>(x2_1), g2[0], fma(vec4<f32>(x1_1), g1[0], fma(vec4<f32>(x0_1), g0[0], l1))));
+    h1 = fma(vec4<f32>(x3_1), g3[1], fma(vec4<f32>(x2_1), g2[1], fma(vec4<f32>(x1_1), g1[1], fma(vec4<f32>(x0_1), g0[1], h1))));
+    l2 = fma(vec4<f32>(x3_2), g3[0], fma(vec4<f32>(x2_2), g2[0], fma(vec4<f32>(x1_2), g1[0], fma(vec4<f32>(x0_2), g0[0], l2))));
+    h2 = fma(vec4<f32>(x3_2), g3[1], fma(vec4<f32>(x2_2), g2[1], fma(vec4<f32>(x1_2), g1[1], fma(vec4<f32>(x0_2), g0[1], h2))));
+    l3 = fma(vec4<f32>(x3_3), g3[0], fma(vec4<f32>(x2_3), g2[0], fma(vec4<f32>(x1_3), g1[0], fma(vec4<f32>(x0_3), g0[0], l3))));
+    h3 = fma(vec4<f32>(x3_3), g3[1], fma(vec4<f32>(x2_3), g2[1], fma(vec4<f32>(x1_3), g1[1], fma(vec4<f32>(x0_3), g0[1], h3))));
+    l4 = fma(vec4<f32>(x3_4), g3[0], fma(vec4<f32>(x2_4), g2[0], fma(vec4<f32>(x1_4), g1[0], fma(vec4<f32>(x0_4), g0[0], l4))));
+    h4 = fma(vec4<f32>(x3_4), g3[1], fma(vec4<f32>(x2_4), g2[1], fma(vec4<f32>(x1_4), g1[1], fma(vec4<f32>(x0_4), g0[1], h4))));
+    l5 = fma(vec4<f32>(x3_5), g3[0], fma(vec4<f32>(x2_5), g2[0], fma(vec4<f32>(x1_5), g1[0], fma(vec4<f32>(x0_5), g0[0], l5))));
+    h5 = fma(vec4<f32>(x3_5), g3[1], fma(vec4<f32>(x2_5), g2[1], fma(vec4<f32>(x1_5), g1[1], fma(vec4<f32>(x0_5), g0[1], h5))));
+    l6 = fma(vec4<f32>(x3_6), g3[0], fma(vec4<f32>(x2_6), g2[0], fma(vec4<f32>(x1_6), g1[0], fma(vec4<f32>(x0_6), g0[0], l6))));
+    h6 = fma(vec4<f32>(x3_6), g3[1], fma(vec4<f32>(x2_6), g2[1], fma(vec4<f32>(x1_6), g1[1], fma(vec4<f32>(x0_6), g0[1], h6))));
+    l7 = fma(vec4<f32>(x3_7), g3[0], fma(vec4<f32>(x2_7), g2[0], fma(vec4<f32>(x1_7), g1[0], fma(vec4<f32>(x0_7), g0[0], l7))));
+    h7 = fma(vec4<f32>(x3_7), g3[1], fma(vec4<f32>(x2_7), g2[1], fma(vec4<f32>(x1_7), g1[1], fma(vec4<f32>(x0_7), g0[1], h7))));
+  }
+  let pbase = chunk * p.m;
+  store_dw(pbase, co0, ci, k0 + 0u, ok, l0, h0);
+  store_dw(pbase, co0, ci, k0 + 1u, ok, l1, h1);
+  store_dw(pbase, co0, ci, k0 + 2u, ok, l2, h2);
+  store_dw(pbase, co0, ci, k0 + 3u, ok, l3, h3);
+  store_dw(pbase, co0, ci, k0 + 4u, ok, l4, h4);
+  store_dw(pbase, co0, ci, k0 + 5u, ok, l5, h5);
+  store_dw(pbase, co0, ci, k0 + 6u, ok, l6, h6);
+  store_dw(pbase, co0, ci, k0 + 7u, ok, l7, h7);
+}
+
+// Partial db over one chunk of N*Lout. Grid: x = Cout/64, y = chunks.
 @compute @workgroup_size(64)
 fn backward_bias(@builtin(global_invocation_id) g: vec3<u32>) {
   let co = min(g.x, p.cout - 1u);

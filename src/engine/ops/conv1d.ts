@@ -22,8 +22,10 @@ export type Conv1dVariant = (typeof CONV1D_VARIANTS)[number];
 
 const KERNEL = 'conv1d';
 const WG = 64;
-const POS_PER_INVOCATION = 4; // regblock: output positions per invocation (BP in the WGSL)
+const POS_PER_INVOCATION = 16; // regblock: output positions per invocation (BP in the WGSL)
+const TAPS_PER_INVOCATION = 8; // regblock dW: taps per invocation (KB in the WGSL)
 const TILE = 32; // tiled: output tile edge (TM/TN in the WGSL)
+const TAPS_PER_STEP = 5; // regblock: taps summed per unrolled step (U in the WGSL)
 
 interface Resolved {
   stride: number;
@@ -99,13 +101,13 @@ function uniforms(d: Dims, r: Resolved, extra: Partial<Record<string, number>> =
     cpad: 0,
     chunks: 1,
     chunk_len: 0,
-    n0: 0,
     // taps that read positions one stride apart are q = stride/gcd(stride, dilation) apart; the
     // register window slides by one position per such step when the dilation divides the stride
     q: r.stride / gcd(r.stride, r.dilation),
     slide: r.stride % r.dilation === 0 ? 1 : 0,
     gx: 0,
     m: 0,
+    mpad: 0,
     ...(extra as Record<string, number>),
   };
 }
@@ -118,27 +120,32 @@ function variantOf(engine: Engine): Conv1dVariant {
   return v as Conv1dVariant;
 }
 
-/** Dispatches over the batch in z, in slices of at most the device's workgroup limit. */
-function overBatch(engine: Engine, n: number, fn: (n0: number, count: number) => void): void {
+/** A 1-D range of workgroups spread over x and z rows of gx (x is limited per dimension). */
+function rows(engine: Engine, groups: number): { gx: number; gz: number } {
   const max = engine.info.limits.maxComputeWorkgroupsPerDimension;
-  for (let n0 = 0; n0 < n; n0 += max) fn(n0, Math.min(max, n - n0));
+  const gx = Math.max(1, Math.min(groups, max));
+  const gz = Math.ceil(groups / gx);
+  if (gz > max) throw new ShapeError(`conv1d: ${groups} workgroups exceed the ${max}x${max} grid; use a smaller batch`);
+  return { gx, gz };
 }
 
-/** Column tiles spread over x and z rows of gx tiles (x is limited to 65535 workgroups). */
+/** Tiles of TILE columns spread over x and z rows of gx. */
 function columnGrid(engine: Engine, cols: number): { gx: number; gz: number } {
-  const tiles = Math.ceil(cols / TILE);
-  const max = engine.info.limits.maxComputeWorkgroupsPerDimension;
-  const gx = Math.min(tiles, max);
-  return { gx, gz: Math.ceil(tiles / gx) };
+  return rows(engine, Math.ceil(cols / TILE));
 }
 
-/** Packs w into [rows, K, cpad] with the padded channel axis last (zeros beyond the real channels). */
-function packWeight(engine: Engine, entry: string, w: Tensor, d: Dims, r: Resolved, rows: number, cpad: number): Tensor {
-  const total = rows * d.k * cpad;
-  const wpack = engine.empty([total]);
+/**
+ * Packs w for the regblock kernels as [rows, q, mpad, cpad]: taps r + m*q of each residue r, zero
+ * padded to mpad (a multiple of the unrolled step) and to cpad channels, the padded channel axis
+ * last so 8 channels are two aligned vec4 loads.
+ */
+function packWeight(engine: Engine, entry: string, w: Tensor, d: Dims, r: Resolved, rows: number, cpad: number, q: number): { wp: Tensor; mpad: number } {
+  const mpad = Math.ceil(Math.ceil(d.k / q) / TAPS_PER_STEP) * TAPS_PER_STEP;
+  const total = rows * q * mpad * cpad;
+  const wp = engine.empty([total]);
   const { workgroups, row } = grid1d(engine, total, WG);
-  engine.dispatch(KERNEL, entry, { bindings: { p: uniforms(d, r, { cpad, gx: row }), w, wpack }, workgroups });
-  return wpack;
+  engine.dispatch(KERNEL, entry, { bindings: { p: uniforms(d, r, { cpad, gx: row, q, mpad }), w, wpack: wp }, workgroups });
+  return { wp, mpad };
 }
 
 /**
@@ -196,14 +203,14 @@ export function conv1d(engine: Engine, x: Tensor, w: Tensor, b: Tensor | null | 
     });
     return y;
   }
-  const cpad = Math.ceil(cout / 8) * 8;
-  const wp = packWeight(engine, 'pack_weight_forward', w, d, r, cin, cpad);
-  const gx = Math.ceil(lout / (WG * POS_PER_INVOCATION));
-  overBatch(engine, n, (n0, count) => {
-    engine.dispatch(KERNEL, 'forward', {
-      bindings: { p: uniforms(d, r, { has_bias, cpad, n0 }), x, wp, b: bias, y },
-      workgroups: [gx, cpad / 8, count],
-    });
+  const cpad = Math.ceil(cout / 4) * 4;
+  // taps q apart read x one stride apart when the dilation divides the stride (sliding window)
+  const q = r.stride % r.dilation === 0 ? r.stride / r.dilation : 1;
+  const { wp, mpad } = packWeight(engine, 'pack_weight_forward', w, d, r, cin, cpad, q);
+  const { gx, gz } = rows(engine, Math.ceil((n * Math.ceil(lout / POS_PER_INVOCATION)) / WG));
+  engine.dispatch(KERNEL, 'forward', {
+    bindings: { p: uniforms(d, r, { has_bias, cpad, q, mpad, gx }), x, wp, b: bias, y },
+    workgroups: [gx, cpad / 4, gz],
   });
   wp.dispose();
   return y;
@@ -236,19 +243,19 @@ export function conv1dBackwardInput(engine: Engine, dy: Tensor, w: Tensor, param
     });
     return dx;
   }
-  const cpad = Math.ceil(cin / 8) * 8;
-  const wp = packWeight(engine, 'pack_weight_input', w, d, r, cout, cpad);
-  // positions of one phase (i mod stride) per workgroup row
-  const gx = Math.ceil(Math.ceil(inputLength / r.stride) / (WG * POS_PER_INVOCATION));
-  const gy = r.stride * (cpad / 8);
+  const cpad = Math.ceil(cin / 4) * 4;
+  const q = r.stride / gcd(r.stride, r.dilation);
+  const { wp, mpad } = packWeight(engine, 'pack_weight_input', w, d, r, cout, cpad, q);
+  // one workgroup row per (phase i mod stride, block of 4 input channels)
+  const gy = r.stride * (cpad / 4);
   if (gy > engine.info.limits.maxComputeWorkgroupsPerDimension) {
-    throw new ShapeError(`${op}: stride ${r.stride} x ${cpad / 8} channel blocks exceeds the workgroup grid limit; use a smaller stride or fewer channels`);
+    throw new ShapeError(`${op}: stride ${r.stride} x ${cpad / 4} channel blocks exceeds the workgroup grid limit; use a smaller stride or fewer channels`);
   }
-  overBatch(engine, n, (n0, count) => {
-    engine.dispatch(KERNEL, 'backward_input', {
-      bindings: { p: uniforms(d, r, { cpad, n0 }), dy, wp, dx },
-      workgroups: [gx, gy, count],
-    });
+  const perPhase = Math.ceil(Math.ceil(inputLength / r.stride) / POS_PER_INVOCATION);
+  const { gx, gz } = rows(engine, Math.ceil((n * perPhase) / WG));
+  engine.dispatch(KERNEL, 'backward_input', {
+    bindings: { p: uniforms(d, r, { cpad, q, mpad, gx }), dy, wp, dx },
+    workgroups: [gx, gy, gz],
   });
   wp.dispose();
   return dx;
@@ -273,25 +280,28 @@ export function conv1dBackwardWeight(engine: Engine, x: Tensor, dy: Tensor, para
   }
   const d: Dims = { n, cin, lin, cout, k: kernelSize, lout };
   const m = cout * cin * kernelSize;
-  const tiled = variantOf(engine) === 'tiled';
-  let gx: number;
-  let gy: number;
-  if (tiled) {
-    gx = Math.ceil((cin * kernelSize) / TILE);
-    gy = Math.ceil(cout / TILE);
-  } else {
-    gx = Math.ceil((cin * Math.ceil(kernelSize / 4)) / WG);
-    gy = Math.ceil(cout / 8);
-  }
-  const max = engine.info.limits.maxComputeWorkgroupsPerDimension;
-  if (gx > max) throw new ShapeError(`${op}: Cin*K = ${cin * kernelSize} is too large for one dispatch grid (limit ${max} workgroups)`);
-  const { chunks, chunkLen } = chunking(engine, n * lout, gx * gy, m);
-  const part = engine.empty([chunks * m]);
-  const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx });
-  if (tiled) {
+  let chunks: number;
+  let chunkLen: number;
+  let part: Tensor;
+  if (variantOf(engine) === 'tiled') {
+    const gx = Math.ceil((cin * kernelSize) / TILE);
+    const gy = Math.ceil(cout / TILE);
+    if (gx > engine.info.limits.maxComputeWorkgroupsPerDimension) {
+      throw new ShapeError(`${op}: Cin*K = ${cin * kernelSize} is too large for one dispatch grid`);
+    }
+    ({ chunks, chunkLen } = chunking(engine, n * lout, gx * gy, m));
+    part = engine.empty([chunks * m]);
+    const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx });
     engine.dispatch(KERNEL, 'backward_weight_tiled', { bindings: { p, x, dy, part, w: x }, workgroups: [gx, gy, chunks] });
   } else {
-    engine.dispatch(KERNEL, 'backward_weight', { bindings: { p, x, dy, part }, workgroups: [gx, gy, chunks] });
+    // lanes over (chunk, ci, tap block): split the reduction until about 64 workgroups run
+    const lanesPerChunk = cin * Math.ceil(kernelSize / TAPS_PER_INVOCATION);
+    const gy = Math.ceil(cout / 8);
+    ({ chunks, chunkLen } = chunking(engine, n * lout, (lanesPerChunk * gy) / WG, m, 64, 64));
+    part = engine.empty([chunks * m]);
+    const { gx, gz } = rows(engine, Math.ceil((chunks * lanesPerChunk) / WG));
+    const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx });
+    engine.dispatch(KERNEL, 'backward_weight', { bindings: { p, x, dy, part }, workgroups: [gx, gy, gz] });
   }
   const dw = reducePartials(engine, part, chunks, [cout, cin, kernelSize], d, r);
   part.dispose();
