@@ -369,133 +369,128 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
   store_dx(n, ci0, rho + s * (u0 + 15u), ok, a15);
 }
 
-const KB: u32 = 8u;  // taps per invocation (dW)
+const KB: u32 = 10u;  // taps per invocation (dW)
 
-fn store_dw(pbase: u32, co0: u32, ci: u32, k: u32, ok: bool, lo: vec4<f32>, hi: vec4<f32>) {
-  if (!ok || k >= p.k) { return; }
-  for (var c = 0u; c < 8u; c++) {
-    let co = co0 + c;
-    if (co < p.cout) {
-      part[pbase + (co * p.cin + ci) * p.k + k] = select(hi[c & 3u], lo[c & 3u], c < 4u);
-    }
-  }
-}
-
-// dy for 8 channels from co0 at (n, t), zero past the end of the reduction.
-fn dy8(n: u32, t: u32, co0: u32, live: bool) -> array<vec4<f32>, 2> {
-  let go = n * p.cout * p.lout + t;
+// dy for 4 channels from co0 at (n, t); zero when not live or past Lout.
+fn dy4(n: u32, t: u32, co0: u32, live: bool) -> vec4<f32> {
+  let go = n * p.cout * p.lout + min(t, p.lout - 1u);
   let com = p.cout - 1u;
-  var r: array<vec4<f32>, 2>;
-  for (var h = 0u; h < 2u; h++) {
-    let c = co0 + 4u * h;
-    r[h] = select(vec4<f32>(), vec4<f32>(dy[go + min(c, com) * p.lout], dy[go + min(c + 1u, com) * p.lout],
-                  dy[go + min(c + 2u, com) * p.lout], dy[go + min(c + 3u, com) * p.lout]), live);
-  }
-  return r;
+  let v = vec4<f32>(dy[go + min(co0, com) * p.lout], dy[go + min(co0 + 1u, com) * p.lout],
+                    dy[go + min(co0 + 2u, com) * p.lout], dy[go + min(co0 + 3u, com) * p.lout]);
+  return select(vec4<f32>(), v, live && t < p.lout);
 }
 
-// Partial dW over chunks of the N*Lout reduction. Lanes run over (chunk, ci, block of KB taps), so
-// layers with few input channels still fill the lanes; 8 output channels per workgroup row.
-// Grid: x (+ z rows of gx) = lanes over chunks * Cin * ceil(K/KB), y = Cout/8 blocks.
+fn store_dw(pbase: u32, co0: u32, ci: u32, k: u32, ok: bool, v: vec4<f32>) {
+  if (!ok || k >= p.k) { return; }
+  for (var c = 0u; c < 4u; c++) {
+    let co = co0 + c;
+    if (co < p.cout) { part[pbase + (co * p.cin + ci) * p.k + k] = v[c]; }
+  }
+}
+
+// Partial dW over chunks of the batch. Each invocation owns KB taps k_j = kr + q*(jb*KB + j) of one
+// input channel, which (when the dilation divides the stride, q = stride/dilation) read x one
+// stride apart: tap j at position t reads what tap j+1 read at t-1, so the activations slide through
+// a register window exactly as in the forward pass. 4 output channels per workgroup row.
+// Grid: x (+ z rows of gx) = lanes over chunks * Cin * q * ceil(ceil(K/q)/KB), y = Cout/4 blocks.
 @compute @workgroup_size(64)
 fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let nkb = (p.k + KB - 1u) / KB;
-  let per = p.cin * nkb;
+  let c = p.q;
+  let njb = ((p.k + c - 1u) / c + KB - 1u) / KB;
+  let per = p.cin * c * njb;
   let gi = (wg.z * p.gx + wg.x) * 64u + li;
   let ok = gi < p.chunks * per;
   let g = min(gi, p.chunks * per - 1u);
   let chunk = g / per;
-  let ci = (g % per) / nkb;
-  let k0 = (g % nkb) * KB;
-  let co0 = wg.y * 8u;
-  let total = p.n * p.lout;
-  let r0 = chunk * p.chunk_len;
+  let rem = g % per;
+  let ci = rem / (c * njb);
+  let kr = (rem / njb) % c;
+  let jb = rem % njb;
+  let kbase = kr + c * jb * KB;
+  let co0 = wg.y * 4u;
   let s = i32(p.stride);
   let d = i32(p.dil);
-  var n = r0 / p.lout;
-  var t = r0 % p.lout;
 
-  var l0 = vec4<f32>(); var h0 = vec4<f32>(); var l1 = vec4<f32>(); var h1 = vec4<f32>(); var l2 = vec4<f32>(); var h2 = vec4<f32>(); var l3 = vec4<f32>(); var h3 = vec4<f32>(); var l4 = vec4<f32>(); var h4 = vec4<f32>(); var l5 = vec4<f32>(); var h5 = vec4<f32>(); var l6 = vec4<f32>(); var h6 = vec4<f32>(); var l7 = vec4<f32>(); var h7 = vec4<f32>();
-  // RU reduction steps per assignment; steps past the chunk or the reduction read dy as zero
-  for (var r = 0u; r < p.chunk_len; r += 4u) {
-    let live0 = r + 0u < p.chunk_len && r0 + r + 0u < total;
-    let xo0 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
-    let o0 = i32(t) * s + i32(k0) * d - i32(p.pad);
-    let g0 = dy8(min(n, p.n - 1u), t, co0, live0);
-    let x0_0 = xat(xo0, o0 + 0 * d);
-    let x0_1 = xat(xo0, o0 + 1 * d);
-    let x0_2 = xat(xo0, o0 + 2 * d);
-    let x0_3 = xat(xo0, o0 + 3 * d);
-    let x0_4 = xat(xo0, o0 + 4 * d);
-    let x0_5 = xat(xo0, o0 + 5 * d);
-    let x0_6 = xat(xo0, o0 + 6 * d);
-    let x0_7 = xat(xo0, o0 + 7 * d);
-    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
-    let live1 = r + 1u < p.chunk_len && r0 + r + 1u < total;
-    let xo1 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
-    let o1 = i32(t) * s + i32(k0) * d - i32(p.pad);
-    let g1 = dy8(min(n, p.n - 1u), t, co0, live1);
-    let x1_0 = xat(xo1, o1 + 0 * d);
-    let x1_1 = xat(xo1, o1 + 1 * d);
-    let x1_2 = xat(xo1, o1 + 2 * d);
-    let x1_3 = xat(xo1, o1 + 3 * d);
-    let x1_4 = xat(xo1, o1 + 4 * d);
-    let x1_5 = xat(xo1, o1 + 5 * d);
-    let x1_6 = xat(xo1, o1 + 6 * d);
-    let x1_7 = xat(xo1, o1 + 7 * d);
-    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
-    let live2 = r + 2u < p.chunk_len && r0 + r + 2u < total;
-    let xo2 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
-    let o2 = i32(t) * s + i32(k0) * d - i32(p.pad);
-    let g2 = dy8(min(n, p.n - 1u), t, co0, live2);
-    let x2_0 = xat(xo2, o2 + 0 * d);
-    let x2_1 = xat(xo2, o2 + 1 * d);
-    let x2_2 = xat(xo2, o2 + 2 * d);
-    let x2_3 = xat(xo2, o2 + 3 * d);
-    let x2_4 = xat(xo2, o2 + 4 * d);
-    let x2_5 = xat(xo2, o2 + 5 * d);
-    let x2_6 = xat(xo2, o2 + 6 * d);
-    let x2_7 = xat(xo2, o2 + 7 * d);
-    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
-    let live3 = r + 3u < p.chunk_len && r0 + r + 3u < total;
-    let xo3 = (min(n, p.n - 1u) * p.cin + ci) * p.lin;
-    let o3 = i32(t) * s + i32(k0) * d - i32(p.pad);
-    let g3 = dy8(min(n, p.n - 1u), t, co0, live3);
-    let x3_0 = xat(xo3, o3 + 0 * d);
-    let x3_1 = xat(xo3, o3 + 1 * d);
-    let x3_2 = xat(xo3, o3 + 2 * d);
-    let x3_3 = xat(xo3, o3 + 3 * d);
-    let x3_4 = xat(xo3, o3 + 4 * d);
-    let x3_5 = xat(xo3, o3 + 5 * d);
-    let x3_6 = xat(xo3, o3 + 6 * d);
-    let x3_7 = xat(xo3, o3 + 7 * d);
-    t += 1u; if (t == p.lout) { t = 0u; n += 1u; }
-    l0 = fma(vec4<f32>(x3_0), g3[0], fma(vec4<f32>(x2_0), g2[0], fma(vec4<f32>(x1_0), g1[0], fma(vec4<f32>(x0_0), g0[0], l0))));
-    h0 = fma(vec4<f32>(x3_0), g3[1], fma(vec4<f32>(x2_0), g2[1], fma(vec4<f32>(x1_0), g1[1], fma(vec4<f32>(x0_0), g0[1], h0))));
-    l1 = fma(vec4<f32>(x3_1), g3[0], fma(vec4<f32>(x2_1), g2[0], fma(vec4<f32>(x1_1), g1[0], fma(vec4<f32>(x0_1), g0[0], l1))));
-    h1 = fma(vec4<f32>(x3_1), g3[1], fma(vec4<f32>(x2_1), g2[1], fma(vec4<f32>(x1_1), g1[1], fma(vec4<f32>(x0_1), g0[1], h1))));
-    l2 = fma(vec4<f32>(x3_2), g3[0], fma(vec4<f32>(x2_2), g2[0], fma(vec4<f32>(x1_2), g1[0], fma(vec4<f32>(x0_2), g0[0], l2))));
-    h2 = fma(vec4<f32>(x3_2), g3[1], fma(vec4<f32>(x2_2), g2[1], fma(vec4<f32>(x1_2), g1[1], fma(vec4<f32>(x0_2), g0[1], h2))));
-    l3 = fma(vec4<f32>(x3_3), g3[0], fma(vec4<f32>(x2_3), g2[0], fma(vec4<f32>(x1_3), g1[0], fma(vec4<f32>(x0_3), g0[0], l3))));
-    h3 = fma(vec4<f32>(x3_3), g3[1], fma(vec4<f32>(x2_3), g2[1], fma(vec4<f32>(x1_3), g1[1], fma(vec4<f32>(x0_3), g0[1], h3))));
-    l4 = fma(vec4<f32>(x3_4), g3[0], fma(vec4<f32>(x2_4), g2[0], fma(vec4<f32>(x1_4), g1[0], fma(vec4<f32>(x0_4), g0[0], l4))));
-    h4 = fma(vec4<f32>(x3_4), g3[1], fma(vec4<f32>(x2_4), g2[1], fma(vec4<f32>(x1_4), g1[1], fma(vec4<f32>(x0_4), g0[1], h4))));
-    l5 = fma(vec4<f32>(x3_5), g3[0], fma(vec4<f32>(x2_5), g2[0], fma(vec4<f32>(x1_5), g1[0], fma(vec4<f32>(x0_5), g0[0], l5))));
-    h5 = fma(vec4<f32>(x3_5), g3[1], fma(vec4<f32>(x2_5), g2[1], fma(vec4<f32>(x1_5), g1[1], fma(vec4<f32>(x0_5), g0[1], h5))));
-    l6 = fma(vec4<f32>(x3_6), g3[0], fma(vec4<f32>(x2_6), g2[0], fma(vec4<f32>(x1_6), g1[0], fma(vec4<f32>(x0_6), g0[0], l6))));
-    h6 = fma(vec4<f32>(x3_6), g3[1], fma(vec4<f32>(x2_6), g2[1], fma(vec4<f32>(x1_6), g1[1], fma(vec4<f32>(x0_6), g0[1], h6))));
-    l7 = fma(vec4<f32>(x3_7), g3[0], fma(vec4<f32>(x2_7), g2[0], fma(vec4<f32>(x1_7), g1[0], fma(vec4<f32>(x0_7), g0[0], l7))));
-    h7 = fma(vec4<f32>(x3_7), g3[1], fma(vec4<f32>(x2_7), g2[1], fma(vec4<f32>(x1_7), g1[1], fma(vec4<f32>(x0_7), g0[1], h7))));
+  var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>(); var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>(); var a8 = vec4<f32>(); var a9 = vec4<f32>();
+  for (var i = 0u; i < p.chunk_len; i++) {
+    let nn = chunk * p.chunk_len + i;
+    let live = nn < p.n;
+    let n = min(nn, p.n - 1u);
+    let xo = (n * p.cin + ci) * p.lin;
+    if (p.slide == 1u) {
+      // x of tap j at position t: base + (t + j) * stride
+      var o = (i32(jb * KB) * s) + i32(kr) * d - i32(p.pad);
+      var v0 = xat(xo, o + 0 * s);
+      var v1 = xat(xo, o + 1 * s);
+      var v2 = xat(xo, o + 2 * s);
+      var v3 = xat(xo, o + 3 * s);
+      var v4 = xat(xo, o + 4 * s);
+      var v5 = xat(xo, o + 5 * s);
+      var v6 = xat(xo, o + 6 * s);
+      var v7 = xat(xo, o + 7 * s);
+      var v8 = xat(xo, o + 8 * s);
+      o += 9 * s;
+      for (var t = 0u; t < p.lout; t += U) {
+        let v9 = xat(xo, o + 0 * s);
+        let v10 = xat(xo, o + 1 * s);
+        let v11 = xat(xo, o + 2 * s);
+        let v12 = xat(xo, o + 3 * s);
+        let v13 = xat(xo, o + 4 * s);
+        o += 5 * s;
+        let g0 = dy4(n, t + 0u, co0, live);
+        let g1 = dy4(n, t + 1u, co0, live);
+        let g2 = dy4(n, t + 2u, co0, live);
+        let g3 = dy4(n, t + 3u, co0, live);
+        let g4 = dy4(n, t + 4u, co0, live);
+        a0 = fma(vec4<f32>(v4), g4, fma(vec4<f32>(v3), g3, fma(vec4<f32>(v2), g2, fma(vec4<f32>(v1), g1, fma(vec4<f32>(v0), g0, a0)))));
+        a1 = fma(vec4<f32>(v5), g4, fma(vec4<f32>(v4), g3, fma(vec4<f32>(v3), g2, fma(vec4<f32>(v2), g1, fma(vec4<f32>(v1), g0, a1)))));
+        a2 = fma(vec4<f32>(v6), g4, fma(vec4<f32>(v5), g3, fma(vec4<f32>(v4), g2, fma(vec4<f32>(v3), g1, fma(vec4<f32>(v2), g0, a2)))));
+        a3 = fma(vec4<f32>(v7), g4, fma(vec4<f32>(v6), g3, fma(vec4<f32>(v5), g2, fma(vec4<f32>(v4), g1, fma(vec4<f32>(v3), g0, a3)))));
+        a4 = fma(vec4<f32>(v8), g4, fma(vec4<f32>(v7), g3, fma(vec4<f32>(v6), g2, fma(vec4<f32>(v5), g1, fma(vec4<f32>(v4), g0, a4)))));
+        a5 = fma(vec4<f32>(v9), g4, fma(vec4<f32>(v8), g3, fma(vec4<f32>(v7), g2, fma(vec4<f32>(v6), g1, fma(vec4<f32>(v5), g0, a5)))));
+        a6 = fma(vec4<f32>(v10), g4, fma(vec4<f32>(v9), g3, fma(vec4<f32>(v8), g2, fma(vec4<f32>(v7), g1, fma(vec4<f32>(v6), g0, a6)))));
+        a7 = fma(vec4<f32>(v11), g4, fma(vec4<f32>(v10), g3, fma(vec4<f32>(v9), g2, fma(vec4<f32>(v8), g1, fma(vec4<f32>(v7), g0, a7)))));
+        a8 = fma(vec4<f32>(v12), g4, fma(vec4<f32>(v11), g3, fma(vec4<f32>(v10), g2, fma(vec4<f32>(v9), g1, fma(vec4<f32>(v8), g0, a8)))));
+        a9 = fma(vec4<f32>(v13), g4, fma(vec4<f32>(v12), g3, fma(vec4<f32>(v11), g2, fma(vec4<f32>(v10), g1, fma(vec4<f32>(v9), g0, a9)))));
+        v0 = v5;
+        v1 = v6;
+        v2 = v7;
+        v3 = v8;
+        v4 = v9;
+        v5 = v10;
+        v6 = v11;
+        v7 = v12;
+        v8 = v13;
+      }
+    } else {
+      // general dilation (q = 1): taps kbase + j, one gather each per position
+      for (var t = 0u; t < p.lout; t++) {
+        let g0 = dy4(n, t, co0, live);
+        let o = i32(t) * s + i32(kbase) * d - i32(p.pad);
+        a0 = fma(vec4<f32>(xat(xo, o + 0 * d)), g0, a0);
+        a1 = fma(vec4<f32>(xat(xo, o + 1 * d)), g0, a1);
+        a2 = fma(vec4<f32>(xat(xo, o + 2 * d)), g0, a2);
+        a3 = fma(vec4<f32>(xat(xo, o + 3 * d)), g0, a3);
+        a4 = fma(vec4<f32>(xat(xo, o + 4 * d)), g0, a4);
+        a5 = fma(vec4<f32>(xat(xo, o + 5 * d)), g0, a5);
+        a6 = fma(vec4<f32>(xat(xo, o + 6 * d)), g0, a6);
+        a7 = fma(vec4<f32>(xat(xo, o + 7 * d)), g0, a7);
+        a8 = fma(vec4<f32>(xat(xo, o + 8 * d)), g0, a8);
+        a9 = fma(vec4<f32>(xat(xo, o + 9 * d)), g0, a9);
+      }
+    }
   }
   let pbase = chunk * p.m;
-  store_dw(pbase, co0, ci, k0 + 0u, ok, l0, h0);
-  store_dw(pbase, co0, ci, k0 + 1u, ok, l1, h1);
-  store_dw(pbase, co0, ci, k0 + 2u, ok, l2, h2);
-  store_dw(pbase, co0, ci, k0 + 3u, ok, l3, h3);
-  store_dw(pbase, co0, ci, k0 + 4u, ok, l4, h4);
-  store_dw(pbase, co0, ci, k0 + 5u, ok, l5, h5);
-  store_dw(pbase, co0, ci, k0 + 6u, ok, l6, h6);
-  store_dw(pbase, co0, ci, k0 + 7u, ok, l7, h7);
+  store_dw(pbase, co0, ci, kbase + 0u * c, ok, a0);
+  store_dw(pbase, co0, ci, kbase + 1u * c, ok, a1);
+  store_dw(pbase, co0, ci, kbase + 2u * c, ok, a2);
+  store_dw(pbase, co0, ci, kbase + 3u * c, ok, a3);
+  store_dw(pbase, co0, ci, kbase + 4u * c, ok, a4);
+  store_dw(pbase, co0, ci, kbase + 5u * c, ok, a5);
+  store_dw(pbase, co0, ci, kbase + 6u * c, ok, a6);
+  store_dw(pbase, co0, ci, kbase + 7u * c, ok, a7);
+  store_dw(pbase, co0, ci, kbase + 8u * c, ok, a8);
+  store_dw(pbase, co0, ci, kbase + 9u * c, ok, a9);
 }
 
 // Partial db over one chunk of N*Lout. Grid: x = Cout/64, y = chunks.

@@ -23,7 +23,7 @@ export type Conv1dVariant = (typeof CONV1D_VARIANTS)[number];
 const KERNEL = 'conv1d';
 const WG = 64;
 const POS_PER_INVOCATION = 16; // regblock: output positions per invocation (BP in the WGSL)
-const TAPS_PER_INVOCATION = 8; // regblock dW: taps per invocation (KB in the WGSL)
+const TAPS_PER_INVOCATION = 10; // regblock dW: taps per invocation (KB in the WGSL)
 const TILE = 32; // tiled: output tile edge (TM/TN in the WGSL)
 const TAPS_PER_STEP = 5; // regblock: taps summed per unrolled step (U in the WGSL)
 
@@ -294,13 +294,15 @@ export function conv1dBackwardWeight(engine: Engine, x: Tensor, dy: Tensor, para
     const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx });
     engine.dispatch(KERNEL, 'backward_weight_tiled', { bindings: { p, x, dy, part, w: x }, workgroups: [gx, gy, chunks] });
   } else {
-    // lanes over (chunk, ci, tap block): split the reduction until about 64 workgroups run
-    const lanesPerChunk = cin * Math.ceil(kernelSize / TAPS_PER_INVOCATION);
-    const gy = Math.ceil(cout / 8);
-    ({ chunks, chunkLen } = chunking(engine, n * lout, (lanesPerChunk * gy) / WG, m, 64, 64));
+    // lanes over (batch chunk, ci, tap residue, tap block): split the batch until about 64
+    // workgroups run
+    const q = r.stride % r.dilation === 0 ? r.stride / r.dilation : 1;
+    const lanesPerChunk = cin * q * Math.ceil(Math.ceil(kernelSize / q) / TAPS_PER_INVOCATION);
+    const gy = Math.ceil(cout / 4);
+    ({ chunks, chunkLen } = chunking(engine, n, (lanesPerChunk * gy) / WG, m, 64, 1));
     part = engine.empty([chunks * m]);
     const { gx, gz } = rows(engine, Math.ceil((chunks * lanesPerChunk) / WG));
-    const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx });
+    const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx, q });
     engine.dispatch(KERNEL, 'backward_weight', { bindings: { p, x, dy, part }, workgroups: [gx, gy, gz] });
   }
   const dw = reducePartials(engine, part, chunks, [cout, cin, kernelSize], d, r);
