@@ -2,15 +2,12 @@
 // y [N, Cout, Lout]. Shapes arrive in the uniform `p`.
 //
 // Two variants:
-// - regblock (software GPUs, e.g. lavapipe): no shared memory and no barriers. Each invocation
-//   keeps an 8-channel x 4-position block of outputs in vec4 registers. Weights are packed first so
-//   the 8 channels of one (channel, tap) are two vec4 loads at a workgroup-uniform address (lavapipe
-//   then loads once and broadcasts); only the activations are per-lane gathers. When the dilation
-//   divides the stride, taps are walked in steps of stride/dilation so the 4 positions slide over
-//   one register window: one gather per tap instead of four.
+// - regblock (software GPUs, e.g. lavapipe): no shared memory and no barriers; large register
+//   blocks, weights packed so the 4 channels of one tap are one vec4, activations sliding through
+//   a register window (see the section header below for why).
 // - tiled (real GPUs): implicit GEMM with 32x32 shared-memory tiles, 4x4 outputs per invocation.
-// The weight gradient is a reduction over N*Lout: both variants split it into `chunks` ranges
-// that write partial sums, and reduce_partials adds them up.
+// The weight and bias gradients are reductions over N*Lout: they are split into `chunks` that
+// write partial sums, and reduce_partials adds them up.
 
 struct Params {
   n: u32, cin: u32, lin: u32, cout: u32,
