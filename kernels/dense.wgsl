@@ -6,10 +6,11 @@
 //
 // Two variants of each pass:
 // - regblock (software GPUs such as lavapipe): no workgroup memory, no barriers. Each invocation
-//   computes 16 rows m x 2 columns j. The 16 rows are the same for the whole workgroup, so their
-//   u loads have uniform addresses (lavapipe turns those into one scalar load and a broadcast);
-//   only the 2 v loads per k differ between lanes (gathers). Each gathered value feeds 16 FMAs.
-//   The op puts the big, streamed matrix (W) on the uniform side, so it is read from memory once.
+//   computes 8 rows m x 8 columns j. The 8 rows are the same for the whole workgroup, so their u
+//   loads have uniform addresses (lavapipe turns those into one scalar load and a broadcast); only
+//   the 8 v loads per k differ between lanes (lavapipe gathers those lane by lane, which is what
+//   limits the speed). 8x8 with 8 lanes measured best among 4..16 rows x 1..16 columns x 4..32
+//   lanes, and plain f32 loads beat vec4 loads along k (bench/dense-probe.ts, lavapipe 25.0.7).
 // - tiled (real GPUs): 16x16 tiles of u and v through workgroup memory, one output per invocation.
 
 struct Gemm {
@@ -31,62 +32,63 @@ struct Gemm {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-const RB_ROWS = 16u;
-const RB_LANES = 32u;
+const RB_ROWS = 8u;
+const RB_COLS = 8u;
+const RB_LANES = 8u;
 
 struct Block {
   m0: u32,
   j0: u32,
-  // acc[4 * c + q]: rows m0 + 4q .. m0 + 4q + 3 of column j0 + RB_LANES * c
-  acc: array<vec4<f32>, 8>,
+  // acc[2 * c + h]: rows m0 + 4h .. m0 + 4h + 3 of column j0 + RB_LANES * c
+  acc: array<vec4<f32>, 16>,
 }
 
 fn rb_row(m0: u32, r: u32) -> u32 {
   return min(m0 + r, p.m - 1u) * p.su_m;
 }
 
+fn rb_col(j0: u32, c: u32) -> u32 {
+  return min(j0 + c * RB_LANES, p.j - 1u) * p.sv_j;
+}
+
 fn regblock(wid: vec3<u32>, lid: u32) -> Block {
   let m0 = (wid.y + wid.z * p.grid_y) * RB_ROWS;
-  let j0 = wid.x * (2u * RB_LANES) + lid;
+  let j0 = wid.x * (RB_COLS * RB_LANES) + lid;
   // Rows and columns past the end are clamped for loading; their results are not stored.
   let o0 = rb_row(m0, 0u); let o1 = rb_row(m0, 1u); let o2 = rb_row(m0, 2u); let o3 = rb_row(m0, 3u);
   let o4 = rb_row(m0, 4u); let o5 = rb_row(m0, 5u); let o6 = rb_row(m0, 6u); let o7 = rb_row(m0, 7u);
-  let o8 = rb_row(m0, 8u); let o9 = rb_row(m0, 9u); let o10 = rb_row(m0, 10u); let o11 = rb_row(m0, 11u);
-  let o12 = rb_row(m0, 12u); let o13 = rb_row(m0, 13u); let o14 = rb_row(m0, 14u); let o15 = rb_row(m0, 15u);
-  let va = min(j0, p.j - 1u) * p.sv_j;
-  let vb = min(j0 + RB_LANES, p.j - 1u) * p.sv_j;
-  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
-  var b0 = vec4<f32>(0.0); var b1 = vec4<f32>(0.0); var b2 = vec4<f32>(0.0); var b3 = vec4<f32>(0.0);
+  let q0 = rb_col(j0, 0u); let q1 = rb_col(j0, 1u); let q2 = rb_col(j0, 2u); let q3 = rb_col(j0, 3u);
+  let q4 = rb_col(j0, 4u); let q5 = rb_col(j0, 5u); let q6 = rb_col(j0, 6u); let q7 = rb_col(j0, 7u);
+  var a0 = vec4<f32>(0.0); var b0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var b1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0); var b2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0); var b3 = vec4<f32>(0.0);
+  var a4 = vec4<f32>(0.0); var b4 = vec4<f32>(0.0); var a5 = vec4<f32>(0.0); var b5 = vec4<f32>(0.0);
+  var a6 = vec4<f32>(0.0); var b6 = vec4<f32>(0.0); var a7 = vec4<f32>(0.0); var b7 = vec4<f32>(0.0);
   for (var k = 0u; k < p.k; k++) {
     let uk = k * p.su_k;
     let vk = k * p.sv_k;
-    let wa = v[va + vk];
-    let wb = v[vb + vk];
-    let x0 = vec4<f32>(u[o0 + uk], u[o1 + uk], u[o2 + uk], u[o3 + uk]);
-    a0 = fma(x0, vec4<f32>(wa), a0);
-    b0 = fma(x0, vec4<f32>(wb), b0);
-    let x1 = vec4<f32>(u[o4 + uk], u[o5 + uk], u[o6 + uk], u[o7 + uk]);
-    a1 = fma(x1, vec4<f32>(wa), a1);
-    b1 = fma(x1, vec4<f32>(wb), b1);
-    let x2 = vec4<f32>(u[o8 + uk], u[o9 + uk], u[o10 + uk], u[o11 + uk]);
-    a2 = fma(x2, vec4<f32>(wa), a2);
-    b2 = fma(x2, vec4<f32>(wb), b2);
-    let x3 = vec4<f32>(u[o12 + uk], u[o13 + uk], u[o14 + uk], u[o15 + uk]);
-    a3 = fma(x3, vec4<f32>(wa), a3);
-    b3 = fma(x3, vec4<f32>(wb), b3);
+    let xa = vec4<f32>(u[o0 + uk], u[o1 + uk], u[o2 + uk], u[o3 + uk]);
+    let xb = vec4<f32>(u[o4 + uk], u[o5 + uk], u[o6 + uk], u[o7 + uk]);
+    let w0 = vec4<f32>(v[q0 + vk]); a0 = fma(xa, w0, a0); b0 = fma(xb, w0, b0);
+    let w1 = vec4<f32>(v[q1 + vk]); a1 = fma(xa, w1, a1); b1 = fma(xb, w1, b1);
+    let w2 = vec4<f32>(v[q2 + vk]); a2 = fma(xa, w2, a2); b2 = fma(xb, w2, b2);
+    let w3 = vec4<f32>(v[q3 + vk]); a3 = fma(xa, w3, a3); b3 = fma(xb, w3, b3);
+    let w4 = vec4<f32>(v[q4 + vk]); a4 = fma(xa, w4, a4); b4 = fma(xb, w4, b4);
+    let w5 = vec4<f32>(v[q5 + vk]); a5 = fma(xa, w5, a5); b5 = fma(xb, w5, b5);
+    let w6 = vec4<f32>(v[q6 + vk]); a6 = fma(xa, w6, a6); b6 = fma(xb, w6, b6);
+    let w7 = vec4<f32>(v[q7 + vk]); a7 = fma(xa, w7, a7); b7 = fma(xb, w7, b7);
   }
-  return Block(m0, j0, array<vec4<f32>, 8>(a0, a1, a2, a3, b0, b1, b2, b3));
+  return Block(m0, j0, array<vec4<f32>, 16>(a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7));
 }
 
 fn rb_store(blk: Block) {
   var acc = blk.acc;
-  for (var c = 0u; c < 2u; c++) {
+  for (var c = 0u; c < RB_COLS; c++) {
     let j = blk.j0 + c * RB_LANES;
-    if (j >= p.j) { continue; }
+    if (j >= p.j) { break; }
     for (var r = 0u; r < RB_ROWS; r++) {
       let m = blk.m0 + r;
       if (m >= p.m) { break; }
-      out[m * p.so_m + j * p.so_j] = acc[4u * c + r / 4u][r % 4u];
+      out[m * p.so_m + j * p.so_j] = acc[2u * c + r / 4u][r % 4u];
     }
   }
 }
@@ -95,11 +97,13 @@ fn rb_store(blk: Block) {
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   var blk = regblock(wid, lid);
   // m is the output unit in the forward pass.
-  for (var t = 0u; t < 4u; t++) {
-    let m = blk.m0 + 4u * t;
-    let bq = vec4<f32>(bias[min(m, p.m - 1u)], bias[min(m + 1u, p.m - 1u)], bias[min(m + 2u, p.m - 1u)], bias[min(m + 3u, p.m - 1u)]);
-    blk.acc[t] += bq;
-    blk.acc[4u + t] += bq;
+  let mm = p.m - 1u;
+  let m = blk.m0;
+  let ba = vec4<f32>(bias[min(m, mm)], bias[min(m + 1u, mm)], bias[min(m + 2u, mm)], bias[min(m + 3u, mm)]);
+  let bb = vec4<f32>(bias[min(m + 4u, mm)], bias[min(m + 5u, mm)], bias[min(m + 6u, mm)], bias[min(m + 7u, mm)]);
+  for (var c = 0u; c < RB_COLS; c++) {
+    blk.acc[2u * c] += ba;
+    blk.acc[2u * c + 1u] += bb;
   }
   rb_store(blk);
 }

@@ -26,7 +26,7 @@ interface Gemm {
 
 // Invocation block sizes of the two variants (RB_ROWS x 2*RB_LANES and TS x TS in the WGSL).
 const BLOCK: Record<DenseVariant, { m: number; j: number }> = {
-  regblock: { m: 16, j: 64 },
+  regblock: { m: 8, j: 64 },
   tiled: { m: 16, j: 16 },
 };
 
