@@ -20,6 +20,7 @@
 import { reciprocalMetric, type Crystal, type Lattice, type Mat3, type Site, type Vec3 } from './crystal.ts';
 import type { WaasKirfEntry } from './data/formfactors.ts';
 import { formFactorAtS2, formFactorEntry } from './formfactors.ts';
+import { symmetryOperations } from './spacegroup.ts';
 
 /** Cu K-alpha (weighted K-alpha1/K-alpha2 mean), angstrom. pymatgen uses 1.54184. */
 export const CU_KALPHA = 1.5418;
@@ -43,6 +44,23 @@ export interface StructureFactors {
   multiplicity: Int32Array;
   /** Largest sin(theta)/lambda enumerated, 1/angstrom. */
   sMax: number;
+  /**
+   * Set by structureFactors when it used the point group: entries with the same value are one
+   * Laue-class orbit (same |F|^2 and, in the lattice structureFactors saw, the same d).
+   */
+  orbit?: Int32Array;
+}
+
+export interface StructureFactorOptions {
+  /** Largest sin(theta)/lambda to enumerate, 1/angstrom. */
+  sMax: number;
+  /**
+   * Compute F once per Laue-class orbit instead of once per Friedel pair (default true). Used
+   * only when the crystal has `spaceGroup` set and the rotations of that group's standard
+   * setting are verified to be symmetries of this crystal in its own cell (atoms and metric);
+   * otherwise every Friedel pair is computed. Results agree with `false` to float rounding.
+   */
+  useSymmetry?: boolean;
 }
 
 export interface Reflection {
@@ -192,12 +210,155 @@ function phaseTable(u: Float64Array, M: number): { re: Float64Array; im: Float64
   return { re, im };
 }
 
+// ---- point-group symmetry of |F|^2 ------------------------------------------------------------
+
+/** Rotations of a space group's standard setting, and operations whose rotations generate them. */
+interface GroupRotations {
+  /** Rotations other than the identity, transposed (h' = R^T h acts on hkl), 9 ints each. */
+  hklRotations: Int32Array;
+  /** Generating operations (rotation row-major then translation, 12 numbers each). */
+  generators: Float64Array;
+}
+
+const groupRotationsCache = new Map<number, GroupRotations>();
+
+function mulRot(a: number[], b: number[]): number[] {
+  const c = new Array<number>(9).fill(0);
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) c[i * 3 + j] += a[i * 3 + k] * b[k * 3 + j];
+  return c;
+}
+
+function groupRotations(spaceGroup: number): GroupRotations {
+  let g = groupRotationsCache.get(spaceGroup);
+  if (g) return g;
+  const ops = symmetryOperations(spaceGroup);
+  const identity = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const group = new Map<string, number[]>([[identity.join(), identity]]);
+  const generators: number[] = [];
+  const genRots: number[][] = [];
+  for (const op of ops) {
+    const r = [...op.rotation];
+    if (group.has(r.join())) continue;
+    // A rotation not yet generated: take its operation as a generator and close the group.
+    generators.push(...r, ...op.translation);
+    genRots.push(r);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const a of [...group.values()]) {
+        for (const b of genRots) {
+          const c = mulRot(a, b);
+          if (!group.has(c.join())) {
+            group.set(c.join(), c);
+            grew = true;
+          }
+        }
+      }
+    }
+  }
+  const hkl: number[] = [];
+  for (const r of group.values()) {
+    if (r.join() === identity.join()) continue;
+    hkl.push(r[0], r[3], r[6], r[1], r[4], r[7], r[2], r[5], r[8]);
+  }
+  g = { hklRotations: Int32Array.from(hkl), generators: Float64Array.from(generators) };
+  groupRotationsCache.set(spaceGroup, g);
+  return g;
+}
+
+/** Fractional tolerance for an image of an atom to coincide with an atom (per axis). */
+const SYM_POS_TOL = 1e-10;
+/** Relative tolerance on the reciprocal metric being invariant under a rotation. */
+const SYM_METRIC_REL = 1e-9;
+
+/** Atoms of the same type and occupancy within SYM_POS_TOL of (x, y, z). */
+function countAt(at: Scatterers, t: number, occ: number, x: number, y: number, z: number): number {
+  let n = 0;
+  for (let i = at.typeStart[t], end = at.typeStart[t + 1]; i < end; i++) {
+    if (at.occ[i] !== occ) continue;
+    let dx = at.x[i] - x;
+    let dy = at.y[i] - y;
+    let dz = at.z[i] - z;
+    dx -= Math.round(dx);
+    dy -= Math.round(dy);
+    dz -= Math.round(dz);
+    if (Math.abs(dx) < SYM_POS_TOL && Math.abs(dy) < SYM_POS_TOL && Math.abs(dz) < SYM_POS_TOL) n++;
+  }
+  return n;
+}
+
+/**
+ * hkl rotations under which |F|^2 is invariant for this crystal, or null when the crystal's
+ * space group is unknown, trivial, or its standard-setting operations are not symmetries of the
+ * crystal in its own cell (non-standard setting, symmetry broken by the sites or the metric).
+ * Checking the generators suffices: products of symmetries are symmetries.
+ */
+function laueRotations(crystal: Crystal, at: Scatterers, G: Mat3): Int32Array | null {
+  const sg = crystal.spaceGroup;
+  if (sg === null || !Number.isInteger(sg) || sg < 1 || sg > 230) return null;
+  const { hklRotations, generators } = groupRotations(sg);
+  if (hklRotations.length === 0) return null;
+  const gScale = Math.max(Math.abs(G[0]), Math.abs(G[4]), Math.abs(G[8]));
+  const nt = at.entries.length;
+  const self = new Int32Array(at.n);
+  for (let t = 0; t < nt; t++) {
+    for (let j = at.typeStart[t]; j < at.typeStart[t + 1]; j++) self[j] = countAt(at, t, at.occ[j], at.x[j], at.y[j], at.z[j]);
+  }
+  for (let o = 0; o < generators.length; o += 12) {
+    const r = generators.subarray(o, o + 9);
+    // q(R^T h) = q(h) for all h  <=>  R G R^T = G.
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 3; j++) {
+        let v = 0;
+        for (let k = 0; k < 3; k++) for (let m = 0; m < 3; m++) v += r[i * 3 + k] * G[k * 3 + m] * r[j * 3 + m];
+        if (Math.abs(v - G[i * 3 + j]) > SYM_METRIC_REL * gScale) return null;
+      }
+    }
+    // Every atom maps onto as many atoms of its type and occupancy as sit on its own position.
+    for (let t = 0; t < nt; t++) {
+      for (let j = at.typeStart[t]; j < at.typeStart[t + 1]; j++) {
+        const x = at.x[j];
+        const y = at.y[j];
+        const z = at.z[j];
+        const px = r[0] * x + r[1] * y + r[2] * z + generators[o + 9];
+        const py = r[3] * x + r[4] * y + r[5] * z + generators[o + 10];
+        const pz = r[6] * x + r[7] * y + r[8] * z + generators[o + 11];
+        if (countAt(at, t, at.occ[j], px, py, pz) !== self[j]) return null;
+      }
+    }
+  }
+  return hklRotations;
+}
+
+/** Boxes of hkl larger than this fall back to one F per Friedel pair (memory). */
+const MAX_ORBIT_GRID = 1 << 22;
+// Scratch grid over the hkl box: |F|^2 and orbit id of hkl already reached from a computed
+// representative, valid where stamp === stampNow (no clearing between calls).
+let gridF2 = new Float64Array(0);
+let gridOrbit = new Int32Array(0);
+let gridStamp = new Uint32Array(0);
+let stampNow = 0;
+
+function orbitGrid(size: number): void {
+  if (gridStamp.length < size) {
+    gridF2 = new Float64Array(size);
+    gridOrbit = new Int32Array(size);
+    gridStamp = new Uint32Array(size);
+    stampNow = 0;
+  }
+  if (++stampNow === 0xffffffff) {
+    gridStamp.fill(0);
+    stampNow = 1;
+  }
+}
+
 /**
  * |F(hkl)|^2 for every hkl (one per Friedel pair) with 0 < sin(theta)/lambda <= sMax.
  * F = sum_j occ_j f0_j(s) exp(-B_j s^2) exp(2 pi i h.x_j). Systematic absences
- * (|F|^2 < 1e-16 F(000)^2, rounding noise) are left out.
+ * (|F|^2 < 1e-16 F(000)^2, rounding noise) are left out. With the point group (see
+ * StructureFactorOptions.useSymmetry) F is computed for one hkl per orbit and copied to the
+ * others (|F(R^T h)| = |F(h)| for a symmetry x -> R x + t).
  */
-export function structureFactors(crystal: Crystal, opts: { sMax: number }): StructureFactors {
+export function structureFactors(crystal: Crystal, opts: StructureFactorOptions): StructureFactors {
   const { sMax } = opts;
   if (!(sMax > 0) || !Number.isFinite(sMax)) {
     throw new DiffractionInputError(`sMax (sin(theta)/lambda) must be a positive number, got ${sMax}`);
@@ -225,12 +386,25 @@ export function structureFactors(crystal: Crystal, opts: { sMax: number }): Stru
   }
   const absent = ABSENT_F2_REL * f000 * f000;
 
+  const KB = 2 * K + 1;
+  const LB = 2 * L + 1;
+  const boxSize = (2 * H + 1) * KB * LB;
+  const rots = (opts.useSymmetry ?? true) && boxSize <= MAX_ORBIT_GRID ? laueRotations(crystal, at, G) : null;
+  const nRot = rots ? rots.length / 9 : 0;
+  if (rots) orbitGrid(boxSize);
+  const stamp = gridStamp;
+  const now = stampNow;
+  const vals = gridF2;
+  const orbits = gridOrbit;
+  let nOrbits = 0;
+
   const pr = new Float64Array(n);
   const pi = new Float64Array(n);
   const outH: number[] = [];
   const outK: number[] = [];
   const outL: number[] = [];
   const outF2: number[] = [];
+  const outOrbit: number[] = [];
   const [g00, g01, g02, , g11, g12, , , g22] = G as Mat3;
 
   // Half space h > 0, or h = 0 and k > 0, or h = k = 0 and l > 0: one hkl per Friedel pair.
@@ -246,48 +420,79 @@ export function structureFactors(crystal: Crystal, opts: { sMax: number }): Stru
       const lMax = Math.min(L, Math.floor((-b + root) / g22));
       if (h === 0 && k === 0) lMin = Math.max(lMin, 1);
       if (lMin > lMax) continue;
-      // occ_j exp(2 pi i (h x + k y)), shared by all l of this (h, k).
-      const ox = (h + H) * n;
-      const oy = (k + K) * n;
-      for (let j = 0; j < n; j++) {
-        const xr = xRe[ox + j];
-        const xi = xIm[ox + j];
-        const yr = yRe[oy + j];
-        const yi = yIm[oy + j];
-        pr[j] = occ[j] * (xr * yr - xi * yi);
-        pi[j] = occ[j] * (xr * yi + xi * yr);
-      }
+      // occ_j exp(2 pi i (h x + k y)), shared by all l of this (h, k); filled on first need.
+      let rowReady = false;
+      const rowBase = ((h + H) * KB + (k + K)) * LB + L;
       for (let l = lMin; l <= lMax; l++) {
         const q = c0 + 2 * b * l + g22 * l * l;
         if (q > qMax || q <= 0) continue;
-        const s2 = q / 4;
-        const oz = (l + L) * n;
-        let fr = 0;
-        let fi = 0;
-        for (let t = 0; t < nt; t++) {
-          let ar = 0;
-          let ai = 0;
-          for (let j = typeStart[t], end = typeStart[t + 1]; j < end; j++) {
-            const zr = zRe[oz + j];
-            const zi = zIm[oz + j];
-            ar += pr[j] * zr - pi[j] * zi;
-            ai += pr[j] * zi + pi[j] * zr;
+        let f2: number;
+        let orbit = -1;
+        if (rots && stamp[rowBase + l] === now) {
+          f2 = vals[rowBase + l];
+          orbit = orbits[rowBase + l];
+        } else {
+          if (!rowReady) {
+            const ox = (h + H) * n;
+            const oy = (k + K) * n;
+            for (let j = 0; j < n; j++) {
+              const xr = xRe[ox + j];
+              const xi = xIm[ox + j];
+              const yr = yRe[oy + j];
+              const yi = yIm[oy + j];
+              pr[j] = occ[j] * (xr * yr - xi * yi);
+              pi[j] = occ[j] * (xr * yi + xi * yr);
+            }
+            rowReady = true;
           }
-          const f = formFactorAtS2(at.entries[t], s2) * Math.exp(-at.biso[t] * s2);
-          fr += f * ar;
-          fi += f * ai;
+          const s2 = q / 4;
+          const oz = (l + L) * n;
+          let fr = 0;
+          let fi = 0;
+          for (let t = 0; t < nt; t++) {
+            let ar = 0;
+            let ai = 0;
+            for (let j = typeStart[t], end = typeStart[t + 1]; j < end; j++) {
+              const zr = zRe[oz + j];
+              const zi = zIm[oz + j];
+              ar += pr[j] * zr - pi[j] * zi;
+              ai += pr[j] * zi + pi[j] * zr;
+            }
+            const f = formFactorAtS2(at.entries[t], s2) * Math.exp(-at.biso[t] * s2);
+            fr += f * ar;
+            fi += f * ai;
+          }
+          f2 = fr * fr + fi * fi;
+          if (rots) {
+            orbit = nOrbits++;
+            // Hand the value to the rest of the orbit (and the Friedel mates).
+            for (let r = 0; r < nRot * 9; r += 9) {
+              const h2 = rots[r] * h + rots[r + 1] * k + rots[r + 2] * l;
+              const k2 = rots[r + 3] * h + rots[r + 4] * k + rots[r + 5] * l;
+              const l2 = rots[r + 6] * h + rots[r + 7] * k + rots[r + 8] * l;
+              if (Math.abs(h2) > H || Math.abs(k2) > K || Math.abs(l2) > L) continue;
+              const i1 = ((h2 + H) * KB + (k2 + K)) * LB + (l2 + L);
+              const i2 = ((H - h2) * KB + (K - k2)) * LB + (L - l2);
+              vals[i1] = f2;
+              vals[i2] = f2;
+              orbits[i1] = orbit;
+              orbits[i2] = orbit;
+              stamp[i1] = now;
+              stamp[i2] = now;
+            }
+          }
         }
-        const f2 = fr * fr + fi * fi;
         if (f2 < absent) continue;
         outH.push(h);
         outK.push(k);
         outL.push(l);
         outF2.push(f2);
+        if (rots) outOrbit.push(orbit);
       }
     }
   }
   const count = outF2.length;
-  return {
+  const sf: StructureFactors = {
     count,
     h: Int32Array.from(outH),
     k: Int32Array.from(outK),
@@ -296,6 +501,8 @@ export function structureFactors(crystal: Crystal, opts: { sMax: number }): Stru
     multiplicity: new Int32Array(count).fill(2),
     sMax,
   };
+  if (rots) sf.orbit = Int32Array.from(outOrbit);
+  return sf;
 }
 
 /** F(hkl) = sum_j occ_j f0_j(s) exp(-B_j s^2) exp(2 pi i h.x_j), evaluated directly (no tables). */
@@ -328,57 +535,123 @@ function hklAfter(ah: number, ak: number, al: number, bh: number, bk: number, bl
   return ah !== bh ? ah > bh : ak !== bk ? ak > bk : al > bl;
 }
 
+/** Orbit members (sf.orbit) keep one d in a lattice when their 1/d^2 agree to this. */
+const ORBIT_Q_REL = 1e-11;
+
 /**
  * Fold entries with the same d (in `lattice`) and the same |F|^2 into one entry (summed
  * multiplicity, lexicographically largest hkl as representative). This merges symmetry
  * equivalents without needing the space group; an accidental coincidence of both d and |F|^2
  * (e.g. cubic (300)/(221) in CsCl) is merged too, which changes nothing in a powder pattern.
+ * Sort-based: entries sorted by d, then each run of equal d sorted by |F|^2. When sf carries
+ * orbits whose members all share one d in `lattice`, whole orbits are sorted instead of entries
+ * (same result, fewer items).
  */
 export function mergeEquivalents(sf: StructureFactors, lattice: Lattice): StructureFactors {
   const G = reciprocalMetric(lattice);
-  const q = new Float64Array(sf.count);
-  for (let i = 0; i < sf.count; i++) q[i] = qOf(G, sf.h[i], sf.k[i], sf.l[i]);
-  const order = Array.from({ length: sf.count }, (_, i) => i).sort((a, b) => q[a] - q[b]);
-  const outH: number[] = [];
-  const outK: number[] = [];
-  const outL: number[] = [];
-  const outF2: number[] = [];
-  const outM: number[] = [];
+  const n = sf.count;
+  const { h, k, l, f2, multiplicity } = sf;
+  // Items to merge: orbits or single entries; q, |F|^2, multiplicity and representative entry.
+  let m = n;
+  let itemQ = new Float64Array(n);
+  let itemF2 = f2;
+  let itemMult = multiplicity;
+  let itemRep: Int32Array | null = null;
+  for (let i = 0; i < n; i++) itemQ[i] = qOf(G, h[i], k[i], l[i]);
+  if (sf.orbit && n > 0) {
+    const orbit = sf.orbit;
+    let nOrb = 0;
+    for (let i = 0; i < n; i++) nOrb = Math.max(nOrb, orbit[i] + 1);
+    const oq = new Float64Array(nOrb).fill(NaN);
+    const of2 = new Float64Array(nOrb);
+    const om = new Int32Array(nOrb);
+    const orep = new Int32Array(nOrb);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) {
+      const o = orbit[i];
+      if (Number.isNaN(oq[o])) {
+        oq[o] = itemQ[i];
+        of2[o] = f2[i];
+        orep[o] = i;
+      } else {
+        ok = Math.abs(itemQ[i] - oq[o]) <= ORBIT_Q_REL * oq[o] && f2[i] === of2[o];
+        const r = orep[o];
+        if (hklAfter(h[i], k[i], l[i], h[r], k[r], l[r])) orep[o] = i;
+      }
+      om[o] += multiplicity[i];
+    }
+    // Orbits with every member absent do not appear; compact the rest.
+    if (ok) {
+      let j = 0;
+      for (let o = 0; o < nOrb; o++) {
+        if (Number.isNaN(oq[o])) continue;
+        oq[j] = oq[o];
+        of2[j] = of2[o];
+        om[j] = om[o];
+        orep[j] = orep[o];
+        j++;
+      }
+      m = j;
+      itemQ = oq;
+      itemF2 = of2;
+      itemMult = om;
+      itemRep = orep;
+    }
+  }
+  const order = new Int32Array(m);
+  for (let i = 0; i < m; i++) order[i] = i;
+  order.sort((a, b) => itemQ[a] - itemQ[b]);
+  const outH = new Int32Array(m);
+  const outK = new Int32Array(m);
+  const outL = new Int32Array(m);
+  const outF2 = new Float64Array(m);
+  const outM = new Int32Array(m);
+  let nOut = 0;
   let start = 0;
-  while (start < order.length) {
-    const q0 = q[order[start]];
+  while (start < m) {
+    const q0 = itemQ[order[start]];
     let end = start + 1;
-    while (end < order.length && q[order[end]] - q0 <= SAME_Q_REL * q0) end++;
-    // Same d: cluster by |F|^2.
-    const group = order.slice(start, end).sort((a, b) => sf.f2[b] - sf.f2[a]);
-    let g = 0;
-    while (g < group.length) {
-      const f0 = sf.f2[group[g]];
-      let rep = group[g];
+    while (end < m && itemQ[order[end]] - q0 <= SAME_Q_REL * q0) end++;
+    // Same d: cluster by |F|^2 (runs are short: insertion sort, descending).
+    for (let i = start + 1; i < end; i++) {
+      const v = order[i];
+      let j = i - 1;
+      while (j >= start && itemF2[order[j]] < itemF2[v]) {
+        order[j + 1] = order[j];
+        j--;
+      }
+      order[j + 1] = v;
+    }
+    let g = start;
+    while (g < end) {
+      const f0 = itemF2[order[g]];
+      let rep = -1;
       let mult = 0;
       let e = g;
-      while (e < group.length && f0 - sf.f2[group[e]] <= SAME_F2_REL * f0) {
-        const i = group[e];
-        mult += sf.multiplicity[i];
-        if (hklAfter(sf.h[i], sf.k[i], sf.l[i], sf.h[rep], sf.k[rep], sf.l[rep])) rep = i;
+      while (e < end && f0 - itemF2[order[e]] <= SAME_F2_REL * f0) {
+        const it = order[e];
+        const i = itemRep ? itemRep[it] : it;
+        mult += itemMult[it];
+        if (rep < 0 || hklAfter(h[i], k[i], l[i], h[rep], k[rep], l[rep])) rep = i;
         e++;
       }
-      outH.push(sf.h[rep]);
-      outK.push(sf.k[rep]);
-      outL.push(sf.l[rep]);
-      outF2.push(f0);
-      outM.push(mult);
+      outH[nOut] = h[rep];
+      outK[nOut] = k[rep];
+      outL[nOut] = l[rep];
+      outF2[nOut] = f0;
+      outM[nOut] = mult;
+      nOut++;
       g = e;
     }
     start = end;
   }
   return {
-    count: outF2.length,
-    h: Int32Array.from(outH),
-    k: Int32Array.from(outK),
-    l: Int32Array.from(outL),
-    f2: Float64Array.from(outF2),
-    multiplicity: Int32Array.from(outM),
+    count: nOut,
+    h: outH.slice(0, nOut),
+    k: outK.slice(0, nOut),
+    l: outL.slice(0, nOut),
+    f2: outF2.slice(0, nOut),
+    multiplicity: outM.slice(0, nOut),
     sMax: sf.sMax,
   };
 }

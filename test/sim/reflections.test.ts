@@ -15,7 +15,10 @@ import {
   structureFactors,
   type Peak,
   type Reflection,
+  type StructureFactors,
 } from '../../src/sim/reflections.ts';
+import { Rng } from '../../src/sim/random.ts';
+import { generateCrystal } from '../../src/sim/synth.ts';
 import {
   INTENSITY_TOL,
   MATCH_TOL_DEG,
@@ -238,6 +241,84 @@ describe('structure factors, general case', () => {
     expect(() => peakList({ ...copper, sites: [{ ...site('Cu', [0, 0, 0]), occupancy: 1.5 }] })).toThrow(
       /occupancy/,
     );
+  });
+});
+
+/** Same hkl, same multiplicities, |F|^2 equal to float rounding (weak ones relative to the strongest). */
+function expectSameSf(a: StructureFactors, b: StructureFactors, what: string): void {
+  expect(b.count, what).toBe(a.count);
+  let fMax = 0;
+  for (let i = 0; i < a.count; i++) fMax = Math.max(fMax, a.f2[i]);
+  for (let i = 0; i < a.count; i++) {
+    const same = a.h[i] === b.h[i] && a.k[i] === b.k[i] && a.l[i] === b.l[i] && a.multiplicity[i] === b.multiplicity[i];
+    if (!same) expect([b.h[i], b.k[i], b.l[i], b.multiplicity[i]], `${what} entry ${i}`).toEqual([a.h[i], a.k[i], a.l[i], a.multiplicity[i]]);
+    const err = Math.abs(a.f2[i] - b.f2[i]);
+    if (!(err <= 1e-9 * a.f2[i] + 1e-13 * fMax)) expect(b.f2[i], `${what} |F|^2 of ${a.h[i]} ${a.k[i]} ${a.l[i]}`).toBe(a.f2[i]);
+  }
+}
+
+describe('structure factors once per Laue-class orbit', () => {
+  it('equal the per-Friedel-pair result, unmerged and merged, for synthetic crystals of all 230 groups', () => {
+    let withOrbits = 0;
+    for (let n = 1; n <= 230; n++) {
+      const c = generateCrystal(n, new Rng(n * 7 + 1));
+      const brute = structureFactors(c, { sMax: 0.55, useSymmetry: false });
+      const fast = structureFactors(c, { sMax: 0.55 });
+      expect(brute.orbit).toBeUndefined();
+      // Every group but P1 has a rotation (P-1: the inversion) to use.
+      if (n > 1) expect(fast.orbit, `SG ${n}`).toBeDefined();
+      if (fast.orbit) withOrbits++;
+      expectSameSf(brute, fast, `SG ${n}`);
+      expectSameSf(mergeEquivalents(brute, c.lattice), mergeEquivalents(fast, c.lattice), `SG ${n} merged`);
+      if (fast.orbit && n >= 195) {
+        // Cubic: orbits of the general hkl have 48 (m-3m) or 24 (m-3) members.
+        const sizes = new Map<number, number>();
+        for (const o of fast.orbit) sizes.set(o, (sizes.get(o) ?? 0) + 2);
+        expect(Math.max(...sizes.values())).toBe(n >= 207 ? 48 : 24);
+      }
+    }
+    expect(withOrbits).toBe(229);
+  });
+
+  it('merging a strained lattice ignores orbits that split in d (same as without orbits)', () => {
+    const c = generateCrystal(139, new Rng(5));
+    const strained = { ...c.lattice, a: c.lattice.a * 1.01 };
+    const brute = structureFactors(c, { sMax: 0.5, useSymmetry: false });
+    const fast = structureFactors(c, { sMax: 0.5 });
+    expect(fast.orbit).toBeDefined();
+    const a = mergeEquivalents(brute, strained);
+    expectSameSf(a, mergeEquivalents(fast, strained), 'strained');
+    // Tetragonal (h00) and (0k0) split when only a stretches.
+    expect(a.count).toBeGreaterThan(mergeEquivalents(brute, c.lattice).count);
+  });
+
+  it('falls back to every Friedel pair when the labelled group is not the symmetry of the cell', () => {
+    const moved: Crystal = { ...nacl(false), sites: nacl(false).sites.map((s, i) => (i === 0 ? { ...s, frac: [0.01, 0, 0] as Vec3 } : s)) };
+    const tetragonal: Crystal = { ...nacl(false), lattice: { ...cubic(5.64), c: 5.9 } };
+    const mixedOcc: Crystal = { ...nacl(false), sites: nacl(false).sites.map((s, i) => (i === 1 ? { ...s, occupancy: 0.5 } : s)) };
+    for (const c of [moved, tetragonal, mixedOcc]) {
+      const fast = structureFactors(c, { sMax: 0.6 });
+      expect(fast.orbit, c.name).toBeUndefined();
+      expectSameSf(structureFactors(c, { sMax: 0.6, useSymmetry: false }), fast, c.name);
+    }
+    expect(structureFactors(nacl(false), { sMax: 0.6 }).orbit).toBeDefined();
+    expect(structureFactors({ ...nacl(false), spaceGroup: null }, { sMax: 0.6 }).orbit).toBeUndefined();
+  });
+});
+
+describe.skipIf(!existsSync(REFERENCE_DIR))(`orbits on the reference CIFs (${REFERENCE_DIR}; skipped when absent)`, () => {
+  it('equal the per-Friedel-pair result, and are used for most structures', () => {
+    let used = 0;
+    for (const name of referenceNames()) {
+      const { crystal } = loadReference(name);
+      const brute = structureFactors(crystal, { sMax: 0.6, useSymmetry: false });
+      const fast = structureFactors(crystal, { sMax: 0.6 });
+      if (fast.orbit) used++;
+      expectSameSf(brute, fast, name);
+      expectSameSf(mergeEquivalents(brute, crystal.lattice), mergeEquivalents(fast, crystal.lattice), `${name} merged`);
+    }
+    // Left out: non-standard origins, no group, and coordinates rounded at 1e-8 (x = 0.33333333).
+    expect(used).toBeGreaterThanOrEqual(30);
   });
 });
 
