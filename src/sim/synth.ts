@@ -7,10 +7,13 @@
 // the cell scaled to a drawn volume per atom and a minimum periodic interatomic distance enforced
 // by redrawing free parameters. Finally moyo checks the symmetry: a draw whose structure happens
 // to have a supergroup (only special positions, a pseudo-translation, ...) is thrown away and
-// redrawn, with later attempts pushed towards general positions and more sites.
+// redrawn, with later attempts pushed towards general positions and more sites. The check runs
+// on the primitive cell (fewer atoms, same group type); distance checks skip neighbour cells
+// that cannot hold an image closer than the minimum distance.
 
 import type { Crystal, Lattice, Mat3, Site, SymOp, Vec3 } from './crystal.ts';
 import { cellVolume, crystalSystemOf, latticeMatrix } from './crystal.ts';
+import type { Centering } from './spacegroup.ts';
 import { WAASMAIER_KIRFEL } from './data/formfactors.ts';
 import { ionName } from './formfactors.ts';
 import { Rng, type Seed } from './random.ts';
@@ -323,20 +326,34 @@ function scaleLattice(l: Lattice, volume: number): Lattice {
 // ---------------------------------------------------------------------------------------------
 // Periodic distances
 
-/** Cartesian offsets of the 27 neighbouring cells, used after reducing a difference to [-1/2, 1/2). */
-function neighbourShifts(m: Mat3): Float64Array {
-  const s = new Float64Array(27 * 3);
-  let k = 0;
-  for (let i = -1; i <= 1; i++) {
-    for (let j = -1; j <= 1; j++) {
-      for (let l = -1; l <= 1; l++) {
-        s[k++] = i * m[0] + j * m[3] + l * m[6];
-        s[k++] = i * m[1] + j * m[4] + l * m[7];
-        s[k++] = i * m[2] + j * m[5] + l * m[8];
+/**
+ * Cartesian offsets of the neighbouring cells that can hold an image closer than dmin, used after
+ * reducing a difference to [-1/2, 1/2] per axis. An image shifted by n_i != 0 along axis i is at
+ * least |d_i + n_i| w_i >= w_i / 2 away (w_i: spacing of the lattice planes normal to a*_i), so
+ * axes with w_i / 2 >= dmin need no shift: usually only the zero shift is left of the 27.
+ */
+function neighbourShifts(m: Mat3, dmin: number): Float64Array {
+  // w_i = V / |a_j x a_k|.
+  const row = (i: number): Vec3 => [m[i * 3], m[i * 3 + 1], m[i * 3 + 2]];
+  const cross = (u: Vec3, v: Vec3): Vec3 => [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+  const vol = Math.abs(cellVolumeOf(m));
+  const reach = [0, 1, 2].map((i) => {
+    const c = cross(row((i + 1) % 3), row((i + 2) % 3));
+    return vol / Math.hypot(...c) / 2 >= dmin ? 0 : 1;
+  });
+  const out: number[] = [];
+  for (let i = -reach[0]; i <= reach[0]; i++) {
+    for (let j = -reach[1]; j <= reach[1]; j++) {
+      for (let l = -reach[2]; l <= reach[2]; l++) {
+        out.push(i * m[0] + j * m[3] + l * m[6], i * m[1] + j * m[4] + l * m[7], i * m[2] + j * m[5] + l * m[8]);
       }
     }
   }
-  return s;
+  return Float64Array.from(out);
+}
+
+function cellVolumeOf(m: Mat3): number {
+  return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
 }
 
 /** Is the periodic distance between fractional points p and q (flat arrays) below dmin? */
@@ -350,7 +367,7 @@ function tooClose(m: Mat3, shifts: Float64Array, p: Float64Array, pi: number, q:
   const cx = dx * m[0] + dy * m[3] + dz * m[6];
   const cy = dx * m[1] + dy * m[4] + dz * m[7];
   const cz = dx * m[2] + dy * m[5] + dz * m[8];
-  for (let k = 0; k < 81; k += 3) {
+  for (let k = 0; k < shifts.length; k += 3) {
     const x = cx + shifts[k];
     const y = cy + shifts[k + 1];
     const z = cz + shifts[k + 2];
@@ -504,7 +521,7 @@ function attempt(n: number, g: GroupTables, o: ResolvedOptions, rng: Rng, escala
   }
   if (!lattice) return null;
   const m = latticeMatrix(lattice);
-  const shifts = neighbourShifts(m);
+  const shifts = neighbourShifts(m, o.minDistance);
   const dmin2 = o.minDistance * o.minDistance;
 
   // Fixed positions first: they cannot move, so later sites adapt to them.
@@ -562,6 +579,62 @@ function attempt(n: number, g: GroupTables, o: ResolvedOptions, rng: Rng, escala
   return { crystal, wyckoff: plan.map((p) => p.wyckoff.label) };
 }
 
+/** Primitive cell vectors of each centring, as columns in conventional fractional coordinates. */
+const PRIMITIVE: Record<Centering, Mat3> = {
+  P: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+  A: [1, 0, 0, 0, 0.5, -0.5, 0, 0.5, 0.5],
+  B: [0.5, 0, -0.5, 0, 1, 0, 0.5, 0, 0.5],
+  C: [0.5, -0.5, 0, 0.5, 0.5, 0, 0, 0, 1],
+  I: [-0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0.5, 0.5, -0.5],
+  F: [0, 0.5, 0.5, 0.5, 0, 0.5, 0.5, 0.5, 0],
+  R: [2 / 3, -1 / 3, -1 / 3, 1 / 3, 1 / 3, -2 / 3, 1 / 3, 1 / 3, 1 / 3],
+};
+
+function inverse3(a: Mat3): Mat3 {
+  const [a0, a1, a2, a3, a4, a5, a6, a7, a8] = a;
+  const c0 = a4 * a8 - a5 * a7;
+  const c1 = a5 * a6 - a3 * a8;
+  const c2 = a3 * a7 - a4 * a6;
+  const det = a0 * c0 + a1 * c1 + a2 * c2;
+  return [c0 / det, (a2 * a7 - a1 * a8) / det, (a1 * a5 - a2 * a4) / det, c1 / det, (a0 * a8 - a2 * a6) / det, (a2 * a3 - a0 * a5) / det, c2 / det, (a1 * a6 - a0 * a7) / det, (a0 * a4 - a1 * a3) / det];
+}
+
+/**
+ * The same crystal in a primitive cell (1/2, 1/3 or 1/4 of the atoms for centred groups), for a
+ * cheaper symmetry check: the space-group type does not depend on the cell chosen.
+ */
+export function primitiveCrystal(crystal: Crystal, centering: Centering): Crystal {
+  if (centering === 'P') return crystal;
+  const p = PRIMITIVE[centering];
+  const inv = inverse3(p);
+  const m = latticeMatrix(crystal.lattice);
+  // Primitive vector j = sum_i p[i][j] a_i (a_i: rows of m).
+  const v = [0, 1, 2].map((j) => [0, 1, 2].map((x) => p[j] * m[x] + p[3 + j] * m[3 + x] + p[6 + j] * m[6 + x]));
+  const len = v.map((u) => Math.hypot(u[0], u[1], u[2]));
+  const angle = (i: number, j: number): number => Math.acos((v[i][0] * v[j][0] + v[i][1] * v[j][1] + v[i][2] * v[j][2]) / (len[i] * len[j])) / DEG;
+  const lattice: Lattice = { a: len[0], b: len[1], c: len[2], alpha: angle(1, 2), beta: angle(0, 2), gamma: angle(0, 1) };
+  const sites: Site[] = [];
+  for (const s of crystal.sites) {
+    const f = s.frac;
+    const x: Vec3 = [0, 1, 2].map((i) => {
+      const u = inv[i * 3] * f[0] + inv[i * 3 + 1] * f[1] + inv[i * 3 + 2] * f[2];
+      return u - Math.floor(u);
+    }) as Vec3;
+    // Centring images coincide in the primitive cell: keep one (same species and occupancy).
+    let dup = false;
+    for (let k = 0; k < sites.length && !dup; k++) {
+      const t = sites[k];
+      if (t.element !== s.element || t.occupancy !== s.occupancy) continue;
+      dup = [0, 1, 2].every((i) => {
+        const d = t.frac[i] - x[i];
+        return Math.abs(d - Math.round(d)) < 1e-6;
+      });
+    }
+    if (!dup) sites.push({ ...s, frac: x });
+  }
+  return { ...crystal, lattice, sites };
+}
+
 function toRng(r: Rng | Seed): Rng {
   return r instanceof Rng ? r : new Rng(r);
 }
@@ -587,7 +660,7 @@ export function generateCrystalDetailed(spaceGroup: number, rng: Rng | Seed, opt
       continue;
     }
     if (o.verify) {
-      const found = detectSpaceGroup(res.crystal, o.symprec).number;
+      const found = detectSpaceGroup(primitiveCrystal(res.crystal, spaceGroupInfo(spaceGroup).centering), o.symprec).number;
       if (found !== spaceGroup) {
         lastDetected = found;
         continue;

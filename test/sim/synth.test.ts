@@ -4,8 +4,8 @@ import { cellVolume, crystalSystemOf, latticeMatrix } from '../../src/sim/crysta
 import { WAASMAIER_KIRFEL } from '../../src/sim/data/formfactors.ts';
 import { ionName } from '../../src/sim/formfactors.ts';
 import { Rng } from '../../src/sim/random.ts';
-import { detectSpaceGroup } from '../../src/sim/spacegroup.ts';
-import { SynthOptionsError, SynthesisError, generateCrystal, generateCrystalDetailed } from '../../src/sim/synth.ts';
+import { detectSpaceGroup, spaceGroupInfo } from '../../src/sim/spacegroup.ts';
+import { SynthOptionsError, SynthesisError, generateCrystal, generateCrystalDetailed, primitiveCrystal } from '../../src/sim/synth.ts';
 
 /** Distinct positions (mixed-occupancy sites share one). */
 function positions(c: Crystal): [number, number, number][] {
@@ -208,5 +208,24 @@ describe('generateCrystal', () => {
     expect(() => generateCrystal(10, 1, { partialProbability: 1.5 })).toThrow(SynthOptionsError);
     // Atoms 3 A apart cannot fit at 8-9 A^3 per atom.
     expect(() => generateCrystal(225, 1, { minDistance: 3, volumePerAtom: [8, 9], maxAttempts: 20 })).toThrow(SynthesisError);
+  });
+});
+
+describe('primitiveCrystal (the cell the generator verifies symmetry in)', () => {
+  it('has 1/2, 1/3 or 1/4 of the volume and positions, and the same space group', () => {
+    const factor = { P: 1, A: 2, B: 2, C: 2, I: 2, R: 3, F: 4 } as const;
+    const seen = new Set<string>();
+    for (let n = 1; n <= 230; n++) {
+      const cen = spaceGroupInfo(n).centering;
+      if (cen === 'P' && n > 2) continue;
+      seen.add(cen);
+      const c = generateCrystal(n, n * 31);
+      const p = primitiveCrystal(c, cen);
+      expect(cellVolume(p.lattice), `SG ${n}`).toBeCloseTo(cellVolume(c.lattice) / factor[cen], 6);
+      expect(p.sites.length * factor[cen], `SG ${n}`).toBe(c.sites.length);
+      expect(positions(p).length * factor[cen], `SG ${n}`).toBe(positions(c).length);
+      expect(detectSpaceGroup(p).number, `SG ${n}`).toBe(n);
+    }
+    expect([...seen].sort().join('')).toBe('ACFIPR');
   });
 });
