@@ -117,7 +117,7 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     let xo = (n * p.cin + ci) * p.lin;
     for (var r = 0u; r < p.q; r++) {
       var wi = (ci * p.q + r) * p.mpad * cq + wg.y;
-      let mr = (p.k - r + p.q - 1u) / p.q;  // taps r, r+q, ... below K
+      let mr = select(0u, (p.k - r + p.q - 1u) / p.q, r < p.k);  // taps r, r+q, ... below K
       if (p.slide == 1u) {
         // tap r + m*q reads x one stride further per m: position j of tap m is window value j + m
         var o = base + i32(r) * d;

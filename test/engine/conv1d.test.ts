@@ -73,6 +73,8 @@ const forwardCases: Case[] = [
   shape('stride 4 dilation 2 padding 3', 2, 6, 41, 10, 3, 4, 3, 2),
   shape('stride 2 dilation 3 (no sliding window)', 2, 5, 40, 9, 4, 2, 1, 3),
   shape('kernel longer than stride, padding', 1, 9, 70, 11, 12, 5, 6),
+  shape('kernel shorter than stride', 2, 3, 23, 5, 2, 5),
+  shape('long output, many channels', 3, 13, 300, 21, 7, 1, 3),
 ];
 
 const gradCases: Case[] = [
@@ -81,6 +83,7 @@ const gradCases: Case[] = [
   shape('stride 3 dilation 2 padding 2', 1, 2, 17, 3, 3, 3, 2, 2),
   shape('stride 2 dilation 3', 1, 3, 15, 2, 2, 2, 1, 3),
   shape('stride 5 kernel 7', 2, 2, 24, 9, 7, 5),
+  shape('kernel shorter than stride', 2, 2, 17, 3, 2, 5, 1),
 ];
 
 const params = (c: Conv1dRefShape): Conv1dParams => ({ stride: c.stride, padding: c.padding, dilation: c.dilation });
