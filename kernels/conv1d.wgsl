@@ -50,7 +50,8 @@ fn dyat(o: u32, t: i32) -> f32 {
 // spill. So the kernels (1) maximise multiply-adds per loaded value with a large register block:
 // 4 channels x 16 positions, the weight vec4 of a tap serving all 16 positions; (2) slide a window
 // of activations so that U = 5 taps need only U new loads; (3) sum U taps per assignment.
-// Lanes run over (batch, position block) so short outputs do not leave lanes idle.
+// Lanes run over (batch, position block) so short outputs do not leave lanes idle. Workgroups of
+// 8 invocations (one SIMD group on lavapipe) keep each group's spilled registers in L1.
 
 const BP: u32 = 16u;  // output positions per invocation
 const U: u32 = 5u;    // taps per unrolled step (mpad is a multiple of U)
@@ -98,10 +99,10 @@ fn store_y(n: u32, co0: u32, t: u32, ok: bool, v: vec4<f32>) {
 }
 
 // Grid: x (+ z rows of gx) = lanes over N * ceil(Lout/BP), y = Cout/4 blocks.
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let ntb = (p.lout + BP - 1u) / BP;
-  let gi = (wg.z * p.gx + wg.x) * 64u + li;
+  let gi = (wg.z * p.gx + wg.x) * 8u + li;
   let ok = gi < p.n * ntb;
   let g = min(gi, p.n * ntb - 1u);
   let n = g / ntb;
@@ -237,11 +238,11 @@ fn store_dx(n: u32, ci0: u32, i: u32, ok: bool, v: vec4<f32>) {
 // dx[n, ci, i]: positions of one phase rho = i mod stride per workgroup row, so which taps reach
 // them is uniform: k = ks + m*q. Grid: x (+ z rows of gx) = lanes over N * ceil(ceil(L/stride)/BP),
 // y = stride * Cin/4 blocks.
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let s = p.stride;
   let ntb = ((p.lin + s - 1u) / s + BP - 1u) / BP;
-  let gi = (wg.z * p.gx + wg.x) * 64u + li;
+  let gi = (wg.z * p.gx + wg.x) * 8u + li;
   let ok = gi < p.n * ntb;
   let g = min(gi, p.n * ntb - 1u);
   let n = g / ntb;
@@ -390,12 +391,12 @@ fn store_dw(pbase: u32, co0: u32, ci: u32, k: u32, ok: bool, v: vec4<f32>) {
 // stride apart: tap j at position t reads what tap j+1 read at t-1, so the activations slide through
 // a register window exactly as in the forward pass. 4 output channels per workgroup row.
 // Grid: x (+ z rows of gx) = lanes over chunks * Cin * q * ceil(ceil(K/q)/KB), y = Cout/4 blocks.
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let c = p.q;
   let njb = ((p.k + c - 1u) / c + KB - 1u) / KB;
   let per = p.cin * c * njb;
-  let gi = (wg.z * p.gx + wg.x) * 64u + li;
+  let gi = (wg.z * p.gx + wg.x) * 8u + li;
   let ok = gi < p.chunks * per;
   let g = min(gi, p.chunks * per - 1u);
   let chunk = g / per;

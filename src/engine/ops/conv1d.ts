@@ -21,7 +21,8 @@ export const CONV1D_VARIANTS = ['regblock', 'tiled'] as const;
 export type Conv1dVariant = (typeof CONV1D_VARIANTS)[number];
 
 const KERNEL = 'conv1d';
-const WG = 64;
+const WG = 64; // helper kernels (packing, reductions)
+const RB_WG = 8; // regblock forward/dx/dW invocations per workgroup (one lavapipe SIMD group)
 const POS_PER_INVOCATION = 16; // regblock: output positions per invocation (BP in the WGSL)
 const TAPS_PER_INVOCATION = 10; // regblock dW: taps per invocation (KB in the WGSL)
 const TILE = 32; // tiled: output tile edge (TM/TN in the WGSL)
@@ -207,7 +208,7 @@ export function conv1d(engine: Engine, x: Tensor, w: Tensor, b: Tensor | null | 
   // taps q apart read x one stride apart when the dilation divides the stride (sliding window)
   const q = r.stride % r.dilation === 0 ? r.stride / r.dilation : 1;
   const { wp, mpad } = packWeight(engine, 'pack_weight_forward', w, d, r, cin, cpad, q);
-  const { gx, gz } = rows(engine, Math.ceil((n * Math.ceil(lout / POS_PER_INVOCATION)) / WG));
+  const { gx, gz } = rows(engine, Math.ceil((n * Math.ceil(lout / POS_PER_INVOCATION)) / RB_WG));
   engine.dispatch(KERNEL, 'forward', {
     bindings: { p: uniforms(d, r, { has_bias, cpad, q, mpad, gx }), x, wp, b: bias, y },
     workgroups: [gx, cpad / 4, gz],
@@ -252,7 +253,7 @@ export function conv1dBackwardInput(engine: Engine, dy: Tensor, w: Tensor, param
     throw new ShapeError(`${op}: stride ${r.stride} x ${cpad / 4} channel blocks exceeds the workgroup grid limit; use a smaller stride or fewer channels`);
   }
   const perPhase = Math.ceil(Math.ceil(inputLength / r.stride) / POS_PER_INVOCATION);
-  const { gx, gz } = rows(engine, Math.ceil((n * perPhase) / WG));
+  const { gx, gz } = rows(engine, Math.ceil((n * perPhase) / RB_WG));
   engine.dispatch(KERNEL, 'backward_input', {
     bindings: { p: uniforms(d, r, { cpad, q, mpad, gx }), dy, wp, dx },
     workgroups: [gx, gy, gz],
@@ -301,7 +302,7 @@ export function conv1dBackwardWeight(engine: Engine, x: Tensor, dy: Tensor, para
     const gy = Math.ceil(cout / 4);
     ({ chunks, chunkLen } = chunking(engine, n, (lanesPerChunk * gy) / WG, m, 64, 1));
     part = engine.empty([chunks * m]);
-    const { gx, gz } = rows(engine, Math.ceil((chunks * lanesPerChunk) / WG));
+    const { gx, gz } = rows(engine, Math.ceil((chunks * lanesPerChunk) / RB_WG));
     const p = uniforms(d, r, { chunks, chunk_len: chunkLen, m, gx, q });
     engine.dispatch(KERNEL, 'backward_weight', { bindings: { p, x, dy, part }, workgroups: [gx, gy, gz] });
   }
