@@ -69,7 +69,12 @@ function uniformMembers(t: ReflectedType, kernel: string, varName: string): Unif
   });
 }
 
-/** Reflects a WGSL source: entry points, their bindings (group 0 only), overrides. */
+/**
+ * Reflects a WGSL source: entry points, their bindings (group 0 only), overrides.
+ * Caveat of wgsl_reflect: an entry point is taken to use every module-scope binding whose name
+ * also appears as a local identifier in it, so kernel files must not reuse binding names for
+ * locals (the dispatch would then demand that binding).
+ */
 export function reflectKernel(name: string, source: string): Map<string, EntryInfo> {
   let reflect: WgslReflect;
   try {
