@@ -168,6 +168,7 @@ export class Engine {
   private pipelineIds = new Map<GPUComputePipeline, number>();
   /** Rolling hash of the dispatches since the last wait, and the wait time seen per hash. */
   private workSignature = 0;
+  private workSinceWait = 0;
   private waitEstimates = new Map<number, number>();
   private pendingChecks: Promise<void>[] = [];
   private deviceErrors: string[] = [];
@@ -329,7 +330,8 @@ export class Engine {
   zeros<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
     const t = this.empty(shape, dtype);
     this.endPass();
-    this.commandEncoder().clearBuffer(t.buffer, 0, Math.ceil((t.size * 4) / 4) * 4);
+    this.commandEncoder().clearBuffer(t.buffer, 0, t.size * 4);
+    this.noteWork(0x5eed, t.size);
     return t;
   }
 
@@ -378,6 +380,7 @@ export class Engine {
     if (src.size !== dst.size) throw new ShapeError(`copy(): sizes differ (${src.size} vs ${dst.size})`);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.size * 4);
+    this.noteWork(0xc0b1, src.size);
   }
 
   // ---- recording and submission ------------------------------------------------------------
@@ -466,7 +469,7 @@ export class Engine {
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
-    this.workSignature = (Math.imul(this.workSignature, 31) + this.pipelineIds.get(pipeline)! * 65599 + x + y * 7 + z * 13) | 0;
+    this.noteWork(this.pipelineIds.get(pipeline)!, x + y * 7 + z * 13);
     this.counters.dispatches++;
     if (++this.dispatchCount >= this.maxDispatchesPerSubmit) this.flush();
   }
@@ -501,6 +504,12 @@ export class Engine {
   }
 
   /** Submits and waits until the GPU has finished all work. */
+  /** Adds one recorded command (kind and size) to the signature the wait estimates are keyed by. */
+  private noteWork(kind: number, size: number): void {
+    this.workSignature = (Math.imul(this.workSignature, 31) + Math.imul(kind, 65599) + size) | 0;
+    this.workSinceWait++;
+  }
+
   /**
    * Waits on a GPU promise. With the 'sleep' strategy, first sleeps for 85 % of what the same
    * dispatch sequence took last time, so Dawn's busy poll does not compete with a software GPU
@@ -508,10 +517,13 @@ export class Engine {
    */
   private async waitFor<T>(start: () => Promise<T>): Promise<T> {
     const key = this.workSignature;
+    const commands = this.workSinceWait;
     this.workSignature = 0;
+    this.workSinceWait = 0;
     const t0 = performance.now();
     const estimate = this.waitEstimates.get(key);
-    if (this.waitStrategy === 'sleep' && estimate !== undefined && estimate > 2) {
+    // A lone readback or copy is short: only multi-command work is worth sleeping through.
+    if (this.waitStrategy === 'sleep' && commands > 1 && estimate !== undefined && estimate > 2) {
       await new Promise((r) => setTimeout(r, estimate * 0.85));
     }
     const result = await start();
@@ -534,6 +546,7 @@ export class Engine {
     const staging = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.noteWork(0x4ead, t.size);
     this.flush();
     this.counters.readbacks++;
     try {
