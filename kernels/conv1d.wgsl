@@ -257,7 +257,8 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
   for (var kk = 0u; kk < p.q; kk++) {
     if ((kk * p.dil) % s == (rho + p.pad) % s) { ks = kk; break; }
   }
-  let mr = select(0u, (p.k - ks + p.q - 1u) / p.q, ks < p.k);
+  // ks == q: no tap reaches this phase (k*dil mod stride never equals it when gcd(stride, dil) > 1)
+  let mr = select(0u, (p.k - ks + p.q - 1u) / p.q, ks < p.q && ks < p.k);
   let e0 = (i32(rho + p.pad) - i32(ks * p.dil)) / i32(s) + i32(u0);
   for (var co = 0u; co < p.cout; co++) {
     let o = (n * p.cout + co) * p.lout;

@@ -84,6 +84,9 @@ const gradCases: Case[] = [
   shape('stride 2 dilation 3', 1, 3, 15, 2, 2, 2, 1, 3),
   shape('stride 5 kernel 7', 2, 2, 24, 9, 7, 5),
   shape('kernel shorter than stride', 2, 2, 17, 3, 2, 5, 1),
+  // gcd(stride, dilation) > 1: some input phases receive no tap at all
+  shape('stride 2 dilation 2 padding 1', 2, 3, 19, 5, 4, 2, 1, 2),
+  shape('stride 4 dilation 2 padding 3', 2, 3, 29, 4, 3, 4, 3, 2),
 ];
 
 const params = (c: Conv1dRefShape): Conv1dParams => ({ stride: c.stride, padding: c.padding, dilation: c.dilation });
