@@ -168,7 +168,7 @@ export class Engine {
   private pipelineIds = new Map<GPUComputePipeline, number>();
   /** Rolling hash of the dispatches since the last wait, and the wait time seen per hash. */
   private workSignature = 0;
-  private workSinceWait = 0;
+  private dispatchesSinceWait = 0;
   private waitEstimates = new Map<number, number>();
   private pendingChecks: Promise<void>[] = [];
   private deviceErrors: string[] = [];
@@ -469,7 +469,7 @@ export class Engine {
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
-    this.noteWork(this.pipelineIds.get(pipeline)!, x + y * 7 + z * 13);
+    this.noteWork(this.pipelineIds.get(pipeline)!, x + y * 7 + z * 13, true);
     this.counters.dispatches++;
     if (++this.dispatchCount >= this.maxDispatchesPerSubmit) this.flush();
   }
@@ -505,9 +505,9 @@ export class Engine {
 
   /** Submits and waits until the GPU has finished all work. */
   /** Adds one recorded command (kind and size) to the signature the wait estimates are keyed by. */
-  private noteWork(kind: number, size: number): void {
+  private noteWork(kind: number, size: number, isDispatch = false): void {
     this.workSignature = (Math.imul(this.workSignature, 31) + Math.imul(kind, 65599) + size) | 0;
-    this.workSinceWait++;
+    if (isDispatch) this.dispatchesSinceWait++;
   }
 
   /**
@@ -517,13 +517,13 @@ export class Engine {
    */
   private async waitFor<T>(start: () => Promise<T>): Promise<T> {
     const key = this.workSignature;
-    const commands = this.workSinceWait;
+    const dispatches = this.dispatchesSinceWait;
     this.workSignature = 0;
-    this.workSinceWait = 0;
+    this.dispatchesSinceWait = 0;
     const t0 = performance.now();
     const estimate = this.waitEstimates.get(key);
-    // A lone readback or copy is short: only multi-command work is worth sleeping through.
-    if (this.waitStrategy === 'sleep' && commands > 1 && estimate !== undefined && estimate > 2) {
+    // Copies and readbacks alone are short: only kernel work is worth sleeping through.
+    if (this.waitStrategy === 'sleep' && dispatches > 0 && estimate !== undefined && estimate > 2) {
       await new Promise((r) => setTimeout(r, estimate * 0.85));
     }
     const result = await start();

@@ -1,0 +1,316 @@
+// Kernel benchmark: GFLOP/s of conv1d and dense, forward and backward, at the NPCNN layer shapes
+// (batch 64), next to PyTorch CPU measured in the same run (bench/torch_kernels.py).
+//
+//   npm run bench:kernels            table
+//   npm run bench:kernels -- --json  rows as JSON: op, shape, gflops, torch_gflops, ratio
+//   options: --batch 64  --min-time 1.0 (seconds per op)  --no-torch
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { conv1d, conv1dBackwardInput, conv1dBackwardWeight } from '../src/engine/ops/conv1d.ts';
+import { dense, denseBackwardInput, denseBackwardWeight } from '../src/engine/ops/dense.ts';
+import { affine } from '../src/engine/ops/elementwise.ts';
+import type { Tensor } from '../src/engine/tensor.ts';
+
+interface Args {
+  json: boolean;
+  batch: number;
+  minTime: number;
+  torch: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { json: false, batch: 64, minTime: 1.0, torch: true };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    if (k === '--json') a.json = true;
+    else if (k === '--no-torch') a.torch = false;
+    else if (k === '--batch') a.batch = Number(argv[++i]);
+    else if (k === '--min-time') a.minTime = Number(argv[++i]);
+    else {
+      console.error(`unknown option ${k}; options: --json --batch N --min-time S --no-torch`);
+      process.exit(2);
+    }
+  }
+  if (!(a.batch >= 1) || !(a.minTime > 0)) {
+    console.error('--batch must be >= 1 and --min-time > 0');
+    process.exit(2);
+  }
+  return a;
+}
+
+interface Case {
+  op: string;
+  shape: string;
+  params: Record<string, number>;
+  flops: number;
+  /** Builds inputs once; returns the op to time (it must return the tensors it made). */
+  setup(engine: Engine): { run: () => Tensor; dispose: () => void };
+}
+
+function rand(n: number, scale: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+function convCases(batch: number): Case[] {
+  const layers = [
+    { cin: 1, l: 8500, cout: 80, k: 100, stride: 5 },
+    { cin: 80, l: 1681, cout: 80, k: 50, stride: 5 },
+    { cin: 80, l: 327, cout: 80, k: 25, stride: 2 },
+  ];
+  const out: Case[] = [];
+  for (const c of layers) {
+    const lout = Math.floor((c.l - c.k) / c.stride) + 1;
+    const flops = 2 * batch * c.cout * lout * c.cin * c.k;
+    const shape = `${batch}x${c.cin}x${c.l} k${c.k} s${c.stride} ->${c.cout}`;
+    const params = { n: batch, ...c };
+    const conv = { stride: c.stride, padding: 0, dilation: 1 };
+    const tensors = (engine: Engine) => ({
+      x: engine.tensor(rand(batch * c.cin * c.l, 1, 1), [batch, c.cin, c.l]),
+      w: engine.tensor(rand(c.cout * c.cin * c.k, 0.05, 2), [c.cout, c.cin, c.k]),
+      b: engine.tensor(rand(c.cout, 0.1, 3), [c.cout]),
+      dy: engine.tensor(rand(batch * c.cout * lout, 1, 4), [batch, c.cout, lout]),
+    });
+    const free = (t: Record<string, Tensor>) => () => Object.values(t).forEach((v) => v.dispose());
+    out.push(
+      {
+        op: 'conv1d.forward',
+        shape,
+        params,
+        flops,
+        setup: (e) => {
+          const t = tensors(e);
+          return { run: () => conv1d(e, t.x, t.w, t.b, conv), dispose: free(t) };
+        },
+      },
+      {
+        op: 'conv1d.backward_input',
+        shape,
+        params,
+        flops,
+        setup: (e) => {
+          const t = tensors(e);
+          return { run: () => conv1dBackwardInput(e, t.dy, t.w, conv, c.l), dispose: free(t) };
+        },
+      },
+      {
+        op: 'conv1d.backward_weight',
+        shape,
+        params,
+        flops,
+        setup: (e) => {
+          const t = tensors(e);
+          return { run: () => conv1dBackwardWeight(e, t.x, t.dy, conv, c.k), dispose: free(t) };
+        },
+      },
+    );
+  }
+  return out;
+}
+
+function denseCases(batch: number): Case[] {
+  const layers = [
+    { in: 12160, out: 2300 },
+    { in: 2300, out: 1150 },
+    { in: 1150, out: 230 },
+  ];
+  const out: Case[] = [];
+  for (const d of layers) {
+    const flops = 2 * batch * d.in * d.out;
+    const shape = `${batch}x${d.in} ->${d.out}`;
+    const params = { n: batch, in: d.in, out: d.out };
+    const tensors = (engine: Engine) => ({
+      x: engine.tensor(rand(batch * d.in, 1, 5), [batch, d.in]),
+      w: engine.tensor(rand(d.out * d.in, 0.01, 6), [d.out, d.in]),
+      b: engine.tensor(rand(d.out, 0.1, 7), [d.out]),
+      dy: engine.tensor(rand(batch * d.out, 1, 8), [batch, d.out]),
+    });
+    const free = (t: Record<string, Tensor>) => () => Object.values(t).forEach((v) => v.dispose());
+    out.push(
+      {
+        op: 'dense.forward',
+        shape,
+        params,
+        flops,
+        setup: (e) => {
+          const t = tensors(e);
+          return { run: () => dense(e, t.x, t.w, t.b), dispose: free(t) };
+        },
+      },
+      {
+        op: 'dense.backward_input',
+        shape,
+        params,
+        flops,
+        setup: (e) => {
+          const t = tensors(e);
+          return { run: () => denseBackwardInput(e, t.dy, t.w), dispose: free(t) };
+        },
+      },
+      {
+        op: 'dense.backward_weight',
+        shape,
+        params,
+        flops,
+        setup: (e) => {
+          const t = tensors(e);
+          return { run: () => denseBackwardWeight(e, t.dy, t.x), dispose: free(t) };
+        },
+      },
+    );
+  }
+  return out;
+}
+
+/** CPU seconds of the main JS thread (where Dawn's event poll runs), from /proc. */
+function mainThreadCpu(): number {
+  const file = `/proc/self/task/${process.pid}/stat`;
+  if (!existsSync(file)) return NaN;
+  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks
+}
+
+interface Timing {
+  seconds: number;
+  /** Wall time of one op submitted and awaited alone. */
+  single: number;
+  /** Share of the wall time the main thread was busy (mostly Dawn's poll while waiting). */
+  mainCpuShare: number;
+}
+
+async function time(engine: Engine, c: Case, minTime: number): Promise<Timing> {
+  const { run, dispose } = c.setup(engine);
+  for (let i = 0; i < 2; i++) run().dispose();
+  await engine.sync();
+  // Single op, submitted and awaited alone: includes the submit and wake-up latency.
+  const s0 = performance.now();
+  run().dispose();
+  await engine.sync();
+  const single = (performance.now() - s0) / 1000;
+  // Batched: many ops per submit, synced every few, so the queue never runs dry.
+  const per = Math.max(1, Math.min(8, Math.round(0.25 / Math.max(single, 1e-4))));
+  let iters = 0;
+  const cpu0 = mainThreadCpu();
+  const t0 = performance.now();
+  while (performance.now() - t0 < minTime * 1000 || iters < 3) {
+    for (let i = 0; i < per; i++) run().dispose();
+    engine.flush();
+    await engine.sync();
+    iters += per;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = mainThreadCpu() - cpu0;
+  dispose();
+  return { seconds: wall / iters, single, mainCpuShare: cpu / wall };
+}
+
+async function submitOverhead(engine: Engine): Promise<number> {
+  const x = engine.tensor([1, 2, 3, 4], [4]);
+  for (let i = 0; i < 3; i++) affine(engine, x, 1, 0).dispose();
+  await engine.sync();
+  const n = 30;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    affine(engine, x, 1, 0).dispose();
+    await engine.sync();
+  }
+  x.dispose();
+  return (performance.now() - t0) / 1000 / n;
+}
+
+interface TorchResult {
+  version?: string;
+  threads?: number;
+  seconds: Map<string, number>;
+  error?: string;
+}
+
+function runTorch(cases: Case[]): TorchResult {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const input = JSON.stringify(cases.map((c) => ({ op: c.op, shape: c.shape, params: c.params })));
+  const r = spawnSync(python, [new URL('./torch_kernels.py', import.meta.url).pathname], { input, encoding: 'utf8' });
+  if (r.error || r.status !== 0) return { seconds: new Map(), error: r.error?.message ?? r.stderr.trim().split('\n').pop() };
+  const parsed = JSON.parse(r.stdout) as { torch?: string; threads?: number; error?: string; rows?: { op: string; shape: string; seconds: number }[] };
+  if (parsed.error) return { seconds: new Map(), error: parsed.error };
+  return {
+    version: parsed.torch,
+    threads: parsed.threads,
+    seconds: new Map(parsed.rows!.map((r) => [`${r.op} ${r.shape}`, r.seconds])),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const engine = await createEngine();
+  const cases = [...convCases(args.batch), ...denseCases(args.batch)];
+  const rows: Record<string, unknown>[] = [];
+  try {
+    const overhead = await submitOverhead(engine);
+    const ours = new Map<string, Timing>();
+    for (const c of cases) {
+      if (!args.json) process.stderr.write(`timing ${c.op} ${c.shape}...\n`);
+      ours.set(`${c.op} ${c.shape}`, await time(engine, c, args.minTime));
+    }
+    const torch = args.torch ? runTorch(cases) : { seconds: new Map<string, number>(), error: 'skipped (--no-torch)' };
+    for (const c of cases) {
+      const key = `${c.op} ${c.shape}`;
+      const t = ours.get(key)!;
+      const ts = torch.seconds.get(key);
+      const gflops = c.flops / t.seconds / 1e9;
+      const torchGflops = ts ? c.flops / ts / 1e9 : null;
+      rows.push({
+        op: c.op,
+        shape: c.shape,
+        gflops: +gflops.toFixed(2),
+        torch_gflops: torchGflops === null ? null : +torchGflops.toFixed(2),
+        ratio: torchGflops === null ? null : +(gflops / torchGflops).toFixed(3),
+        ms: +(t.seconds * 1000).toFixed(3),
+        single_ms: +(t.single * 1000).toFixed(3),
+        main_thread_cpu: +t.mainCpuShare.toFixed(2),
+      });
+    }
+    if (args.json) {
+      console.log(JSON.stringify(rows, null, 1));
+      return;
+    }
+    const variants = ['conv1d', 'dense'].map((op) => `${op}=${engine.variant(op, { software: 'regblock', gpu: 'tiled' })}`);
+    console.log(`adapter: ${engine.info.description} (${engine.info.backend}, ${engine.info.featureLevel})`);
+    console.log(`batch ${args.batch}; kernel variants: ${variants.join(', ')}`);
+    console.log(
+      torch.error ? `PyTorch: not measured (${torch.error})` : `PyTorch ${torch.version} CPU, ${torch.threads} threads, same machine, same run`,
+    );
+    console.log(`submit + wait overhead of an empty dispatch: ${(overhead * 1000).toFixed(2)} ms\n`);
+    const header = ['op', 'shape', 'GFLOP/s', 'torch GFLOP/s', 'ratio', 'ms/op', 'ms alone', 'main thr CPU'];
+    const table = rows.map((r) => [
+      String(r.op),
+      String(r.shape),
+      String(r.gflops),
+      r.torch_gflops === null ? '-' : String(r.torch_gflops),
+      r.ratio === null ? '-' : `${r.ratio}x`,
+      String(r.ms),
+      String(r.single_ms),
+      `${Math.round(Number(r.main_thread_cpu) * 100)}%`,
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    console.log(line(header));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const r of table) console.log(line(r));
+    console.log(
+      '\nms/op: batched (several ops per submit); ms alone: one op submitted and awaited by itself;\n' +
+        "main thr CPU: busy share of the JS thread, where Dawn's event poll spins while a GPU promise is pending.",
+    );
+  } finally {
+    engine.destroy();
+  }
+}
+
+await main();
