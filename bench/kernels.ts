@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { nodeKernelSource } from '../src/engine/node-gpu.ts';
 import { conv1d, conv1dBackwardInput, conv1dBackwardWeight } from '../src/engine/ops/conv1d.ts';
 import { dense, denseBackwardInput, denseBackwardWeight } from '../src/engine/ops/dense.ts';
 import { affine } from '../src/engine/ops/elementwise.ts';
@@ -212,6 +213,45 @@ async function time(engine: Engine, c: Case, minTime: number): Promise<Timing> {
   return { seconds: wall / iters, single, mainCpuShare: cpu / wall };
 }
 
+// The device's own ceiling: 16 independent vec4 multiply-add chains per invocation, no memory
+// traffic in the loop. No kernel that loads its operands can beat this on the same adapter.
+const CEILING_WGSL = `
+struct Params { iters: u32, n: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  ${Array.from({ length: 16 }, (_, i) => `var a${i} = vec4<f32>(f32(g.x + ${i}u));`).join(' ')}
+  let m = w[0];
+  let c = w[1];
+  for (var k = 0u; k < p.iters; k++) {
+    ${Array.from({ length: 16 }, (_, i) => `a${i} = fma(a${i}, m, c);`).join(' ')}
+  }
+  if (g.x < p.n) { y[g.x] = ${Array.from({ length: 16 }, (_, i) => `a${i}`).join(' + ')}; }
+}`;
+
+async function fmaCeiling(engine: Engine, minTime: number): Promise<number> {
+  const n = 64 * 1024;
+  const iters = 256;
+  const w = engine.tensor(new Float32Array(8).fill(0.5), [8]);
+  const y = engine.empty([4 * n]);
+  const go = () => engine.dispatch('bench_ceiling', 'main', { bindings: { p: { iters, n }, w, y }, workgroups: [n / 64] });
+  go();
+  await engine.sync();
+  let reps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < minTime * 1000 || reps < 2) {
+    go();
+    await engine.sync();
+    reps++;
+  }
+  const seconds = (performance.now() - t0) / 1000 / reps;
+  w.dispose();
+  y.dispose();
+  return (2 * 4 * 16 * iters * n) / seconds / 1e9;
+}
+
 async function submitOverhead(engine: Engine): Promise<number> {
   const x = engine.tensor([1, 2, 3, 4], [4]);
   for (let i = 0; i < 3; i++) affine(engine, x, 1, 0).dispose();
@@ -249,11 +289,13 @@ function runTorch(cases: Case[]): TorchResult {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const engine = await createEngine();
+  const files = nodeKernelSource();
+  const engine = await createEngine({ kernelSource: (name) => (name === 'bench_ceiling' ? CEILING_WGSL : files(name)) });
   const cases = [...convCases(args.batch), ...denseCases(args.batch)];
   const rows: Record<string, unknown>[] = [];
   try {
     const overhead = await submitOverhead(engine);
+    const ceiling = await fmaCeiling(engine, args.minTime);
     const ours = new Map<string, Timing>();
     for (const c of cases) {
       if (!args.json) process.stderr.write(`timing ${c.op} ${c.shape}...\n`);
@@ -277,6 +319,7 @@ async function main(): Promise<void> {
         main_thread_cpu: +t.mainCpuShare.toFixed(2),
       });
     }
+    rows.push({ op: 'device.fma_ceiling', shape: '16 vec4 chains, no loads', gflops: +ceiling.toFixed(2), torch_gflops: null, ratio: null });
     if (args.json) {
       console.log(JSON.stringify(rows, null, 1));
       return;
@@ -287,9 +330,10 @@ async function main(): Promise<void> {
     console.log(
       torch.error ? `PyTorch: not measured (${torch.error})` : `PyTorch ${torch.version} CPU, ${torch.threads} threads, same machine, same run`,
     );
-    console.log(`submit + wait overhead of an empty dispatch: ${(overhead * 1000).toFixed(2)} ms\n`);
+    console.log(`submit + wait overhead of an empty dispatch: ${(overhead * 1000).toFixed(2)} ms`);
+    console.log(`device multiply-add ceiling (no memory traffic): ${ceiling.toFixed(1)} GFLOP/s\n`);
     const header = ['op', 'shape', 'GFLOP/s', 'torch GFLOP/s', 'ratio', 'ms/op', 'ms alone', 'main thr CPU'];
-    const table = rows.map((r) => [
+    const table = rows.filter((r) => r.op !== 'device.fma_ceiling').map((r) => [
       String(r.op),
       String(r.shape),
       String(r.gflops),

@@ -61,7 +61,17 @@ describe('adapter and info', () => {
   });
 
   it('rejects an unknown backend name with a clear error', async () => {
-    await expect(createEngine({ backend: 'glide' as never })).rejects.toThrow(/unknown backend "glide"/);
+    // XRD_BACKEND, when set, overrides the option: CI runs this suite with it set to opengl.
+    const forced = process.env.XRD_BACKEND;
+    delete process.env.XRD_BACKEND;
+    try {
+      await expect(createEngine({ backend: 'glide' as never })).rejects.toThrow(/unknown backend "glide"/);
+      process.env.XRD_BACKEND = 'glide';
+      await expect(createEngine()).rejects.toThrow(/unknown backend "glide"/);
+    } finally {
+      if (forced === undefined) delete process.env.XRD_BACKEND;
+      else process.env.XRD_BACKEND = forced;
+    }
   });
 
   it('NoAdapterError tells the user what to install', () => {
