@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError } from '../../src/engine/errors.ts';
 import { DENSE_VARIANTS, dense, denseBackwardBias, denseBackwardInput, denseBackwardWeight } from '../../src/engine/ops/dense.ts';
@@ -16,16 +17,6 @@ beforeAll(async () => {
   engine = await createEngine();
 });
 afterAll(() => engine?.destroy());
-
-function data(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
 
 /** Largest |a - b| relative to the largest |b| (dot products of random signs cancel, so entry-wise
  *  relative error is meaningless near zero). */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
 import { add, addInto, affine, fill, grid1d, relu, reluBackward, scale } from '../../src/engine/ops/elementwise.ts';
@@ -12,16 +13,6 @@ beforeAll(async () => {
 afterAll(() => engine?.destroy());
 
 /** Deterministic values in [-1, 1). */
-function data(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
-
 const SHAPES: number[][] = [[1], [7], [3, 5, 17], [1000], [4, 80, 257]];
 
 // every kernel variant: 'blocked' (8 elements per invocation) and 'flat' (1)

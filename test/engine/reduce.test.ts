@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
 import {
@@ -21,16 +22,6 @@ beforeAll(async () => {
   engine = await createEngine();
 });
 afterAll(() => engine?.destroy());
-
-function data(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
