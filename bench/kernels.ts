@@ -8,9 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
 import { nodeKernelSource } from '../src/engine/node-gpu.ts';
-import { conv1d, conv1dBackwardInput, conv1dBackwardWeight } from '../src/engine/ops/conv1d.ts';
-import { dense, denseBackwardInput, denseBackwardWeight } from '../src/engine/ops/dense.ts';
+import { conv1d, conv1dBackwardInput, conv1dBackwardWeight, conv1dVariant } from '../src/engine/ops/conv1d.ts';
+import { dense, denseBackwardInput, denseBackwardWeight, denseVariant } from '../src/engine/ops/dense.ts';
 import { affine } from '../src/engine/ops/elementwise.ts';
+import { seededRandom } from '../src/engine/parameters.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
 
 interface Args {
@@ -50,15 +51,8 @@ interface Case {
 }
 
 function rand(n: number, scale: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
-  }
-  return out;
+  const r = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => (2 * r() - 1) * scale);
 }
 
 function convCases(batch: number): Case[] {
@@ -324,7 +318,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(rows, null, 1));
       return;
     }
-    const variants = ['conv1d', 'dense'].map((op) => `${op}=${engine.variant(op, { software: 'regblock', gpu: 'tiled' })}`);
+    const variants = [`conv1d=${conv1dVariant(engine)}`, `dense=${denseVariant(engine)}`];
     console.log(`adapter: ${engine.info.description} (${engine.info.backend}, ${engine.info.featureLevel})`);
     console.log(`batch ${args.batch}; kernel variants: ${variants.join(', ')}`);
     console.log(

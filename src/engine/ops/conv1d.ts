@@ -113,7 +113,8 @@ function uniforms(d: Dims, r: Resolved, extra: Partial<Record<string, number>> =
   };
 }
 
-function variantOf(engine: Engine): Conv1dVariant {
+/** The conv1d kernel variant this engine uses (its default per device, or the override). */
+export function conv1dVariant(engine: Engine): Conv1dVariant {
   const v = engine.variant(KERNEL, { software: 'regblock', gpu: 'tiled' });
   if (!(CONV1D_VARIANTS as readonly string[]).includes(v)) {
     throw new ValueError(`conv1d: unknown kernel variant "${v}"; use one of ${CONV1D_VARIANTS.join(', ')}`);
@@ -196,7 +197,7 @@ export function conv1d(engine: Engine, x: Tensor, w: Tensor, b: Tensor | null | 
   const has_bias = b ? 1 : 0;
   // without a bias the kernel never reads b; any read-only tensor satisfies the binding
   const bias = b ?? w;
-  if (variantOf(engine) === 'tiled') {
+  if (conv1dVariant(engine) === 'tiled') {
     const { gx, gz } = columnGrid(engine, n * lout);
     engine.dispatch(KERNEL, 'forward_tiled', {
       bindings: { p: uniforms(d, r, { has_bias, gx }), x, w, b: bias, y, dy: x },
@@ -236,7 +237,7 @@ export function conv1dBackwardInput(engine: Engine, dy: Tensor, w: Tensor, param
   }
   const d: Dims = { n, cin, lin: inputLength, cout, k, lout };
   const dx = engine.empty([n, cin, inputLength]);
-  if (variantOf(engine) === 'tiled') {
+  if (conv1dVariant(engine) === 'tiled') {
     const { gx, gz } = columnGrid(engine, n * inputLength);
     engine.dispatch(KERNEL, 'backward_input_tiled', {
       bindings: { p: uniforms(d, r, { gx }), w, dy, dx, x: dy },
@@ -284,7 +285,7 @@ export function conv1dBackwardWeight(engine: Engine, x: Tensor, dy: Tensor, para
   let chunks: number;
   let chunkLen: number;
   let part: Tensor;
-  if (variantOf(engine) === 'tiled') {
+  if (conv1dVariant(engine) === 'tiled') {
     const gx = Math.ceil((cin * kernelSize) / TILE);
     const gy = Math.ceil(cout / TILE);
     if (gx > engine.info.limits.maxComputeWorkgroupsPerDimension) {

@@ -30,7 +30,8 @@ const BLOCK: Record<DenseVariant, { m: number; j: number }> = {
   tiled: { m: 16, j: 16 },
 };
 
-function variantOf(engine: Engine): DenseVariant {
+/** The dense kernel variant this engine uses (its default per device, or the override). */
+export function denseVariant(engine: Engine): DenseVariant {
   const v = engine.variant('dense', { software: 'regblock', gpu: 'tiled' });
   if (v !== 'regblock' && v !== 'tiled') {
     throw new ShapeError(`dense: unknown kernel variant "${v}"; use one of ${DENSE_VARIANTS.join(', ')}`);
@@ -49,7 +50,7 @@ function require2d(op: string, name: string, t: Tensor, layout: string): void {
 }
 
 function run(engine: Engine, pass: 'forward' | 'backward_input' | 'backward_weight', g: Gemm, tensors: Record<string, Tensor>): void {
-  const variant = variantOf(engine);
+  const variant = denseVariant(engine);
   const blk = BLOCK[variant];
   const max = engine.info.limits.maxComputeWorkgroupsPerDimension;
   const gx = Math.ceil(g.j / blk.j);
