@@ -69,19 +69,6 @@ export class BufferPool {
     this.pending.length = 0;
   }
 
-  /** Destroy the buffers that are free now (not the ones in use). */
-  trim(): void {
-    for (const list of this.free.values()) {
-      for (const b of list) {
-        this.all.delete(b);
-        this.stats.bytesAllocated -= b.size;
-        b.destroy();
-      }
-    }
-    this.free.clear();
-    this.stats.free = 0;
-  }
-
   destroy(): void {
     for (const b of this.all) b.destroy();
     this.all.clear();
