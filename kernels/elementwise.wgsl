@@ -81,3 +81,13 @@ fn fill(@builtin(global_invocation_id) g: vec3<u32>) {
   if (s + PER <= p.n) { for (var k = 0u; k < PER; k++) { fill_at(s + k); } }
   else { for (var i = s; i < p.n; i++) { fill_at(i); } }
 }
+
+// y = beta * log(1 + alpha * max(x, 0)): log intensity for network inputs (negative noise
+// clamped first). log(1 + u) loses digits for u < 1e-4, irrelevant at the input scales used.
+fn log_scale_at(i: u32) { y[i] = p.beta * log(1.0 + p.alpha * max(x[i], 0.0)); }
+@compute @workgroup_size(256)
+fn log_scale(@builtin(global_invocation_id) g: vec3<u32>) {
+  let s = first(g);
+  if (s + PER <= p.n) { for (var k = 0u; k < PER; k++) { log_scale_at(s + k); } }
+  else { for (var i = s; i < p.n; i++) { log_scale_at(i); } }
+}

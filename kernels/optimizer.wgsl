@@ -1,6 +1,7 @@
 // Adam / AdamW parameter update, in place, one invocation per element (PyTorch's single-tensor
 // algorithm). Bias corrections are folded into step_size and inv_sqrt_bc2 on the CPU (float64).
-//   Adam:  g = grad + l2 * param                    (l2 = weight decay, 0 for AdamW)
+//   g = grad_scale * grad (gradient clipping folded into the update)
+//   Adam:  g = g + l2 * param                    (l2 = weight decay, 0 for AdamW)
 //   AdamW: param = param * decay                     (decay = 1 - lr * weight decay, 1 for Adam)
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g^2
@@ -19,6 +20,7 @@ struct Params {
   decay: f32,
   step_size: f32,
   inv_sqrt_bc2: f32,
+  grad_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,7 +34,7 @@ override PER: u32 = 1u;
 
 fn adam_at(i: u32) {
   let w = param[i];
-  let g = grad[i] + p.l2 * w;
+  let g = p.grad_scale * grad[i] + p.l2 * w;
   let mi = p.beta1 * m[i] + p.one_minus_beta1 * g;
   let vi = p.beta2 * v[i] + p.one_minus_beta2 * g * g;
   m[i] = mi;

@@ -39,6 +39,26 @@ fn sum_chunks(@builtin(global_invocation_id) g: vec3<u32>) {
   y[i] = p.scale * ((acc.x + acc.y) + (acc.z + acc.w));
 }
 
+// As sum_chunks, over squared elements (the first pass of a sum of squares; later passes are
+// plain sums). Used for the global gradient norm.
+@compute @workgroup_size(256)
+fn sum_squares_chunks(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.y * p.row + g.x;
+  if (i >= p.rows * p.out_cols) { return; }
+  let r = i / p.out_cols;
+  let j = i - r * p.out_cols;
+  let start = r * p.cols + j * p.chunk;
+  let count = min(p.chunk, p.cols - j * p.chunk);
+  var acc = vec4<f32>(0.0);
+  var t = 0u;
+  for (; t + 4u <= count; t += 4u) {
+    let v = vec4<f32>(x[start + t], x[start + t + 1u], x[start + t + 2u], x[start + t + 3u]);
+    acc += v * v;
+  }
+  for (; t < count; t++) { acc.x += x[start + t] * x[start + t]; }
+  y[i] = p.scale * ((acc.x + acc.y) + (acc.z + acc.w));
+}
+
 // Backward of a (scaled) row sum: dx[r, c] = scale * dy[r].
 @compute @workgroup_size(256)
 fn broadcast_rows(@builtin(global_invocation_id) g: vec3<u32>) {

@@ -142,10 +142,14 @@ export class Adam {
     readonly config: AdamConfig,
   ) {}
 
-  /** Applies one update from the accumulated gradients. */
-  step(): void {
+  /**
+   * Applies one update from the accumulated gradients. `overrides` changes the learning rate for
+   * this step (a schedule) and scales every gradient (global-norm clipping).
+   */
+  step(overrides: { lr?: number; gradScale?: number } = {}): void {
     this.stepCount++;
     const { engine } = this.params;
+    const config = { ...this.config, ...(overrides.lr !== undefined ? { lr: overrides.lr } : {}), gradScale: overrides.gradScale ?? 1 };
     for (const p of this.params) {
       if (!p.grad) continue;
       let s = this.moments.get(p);
@@ -154,8 +158,30 @@ export class Adam {
         this.moments.set(p, s);
       }
       s.t++;
-      adamStep(engine, p.data, p.grad, s.m, s.v, { ...this.config, step: s.t, decoupled: this.decoupled });
+      adamStep(engine, p.data, p.grad, s.m, s.v, { ...config, step: s.t, decoupled: this.decoupled });
     }
+  }
+
+  /** The moments per parameter name (the optimizer keeps owning the tensors), for checkpoints. */
+  momentState(): { name: string; m: Tensor<'f32'>; v: Tensor<'f32'>; t: number }[] {
+    return [...this.moments].map(([p, s]) => ({ name: p.name, m: s.m, v: s.v, t: s.t }));
+  }
+
+  /**
+   * Restores the state a checkpoint saved: the step count and the moments by parameter name
+   * (parameters absent from `moments` start from zero moments, as before their first update).
+   */
+  restoreState(stepCount: number, moments: { name: string; m: Float32Array; v: Float32Array; t: number }[]): void {
+    this.dispose();
+    const { engine } = this.params;
+    for (const s of moments) {
+      const p = this.params.get(s.name);
+      if (s.m.length !== p.data.size || s.v.length !== p.data.size) {
+        throw new ParameterError(`optimizer state for "${s.name}" has ${s.m.length} values but the parameter has ${p.data.size}`);
+      }
+      this.moments.set(p, { m: engine.tensor(s.m, p.data.shape), v: engine.tensor(s.v, p.data.shape), t: s.t });
+    }
+    this.stepCount = stepCount;
   }
 
   zeroGrad(): void {

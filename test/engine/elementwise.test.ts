@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
-import { add, addInto, affine, fill, grid1d, relu, reluBackward, scale } from '../../src/engine/ops/elementwise.ts';
-import { addRef, affineRef, reluBackwardRef, reluRef } from '../../src/engine/reference/elementwise.ts';
+import { add, addInto, affine, fill, grid1d, logScale, relu, reluBackward, scale } from '../../src/engine/ops/elementwise.ts';
+import { addRef, affineRef, logScaleRef, reluBackwardRef, reluRef } from '../../src/engine/reference/elementwise.ts';
 import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
 
 let engine: Engine;
@@ -70,6 +70,8 @@ describe.each(['blocked', 'flat'])('variant %s', (variant) => {
         expect(maxRelError(await add(engine, a, b).read(), addRef(av, bv))).toBeLessThan(1e-6);
         expect(maxRelError(await scale(engine, a, -2.5).read(), affineRef(av, -2.5, 0))).toBeLessThan(1e-6);
         expect(maxRelError(await affine(engine, a, 0.5, 3).read(), affineRef(av, 0.5, 3))).toBeLessThan(1e-6);
+        // log intensity: negative values clamp to 0, positive ones span several decades
+        expect(maxRelError(await logScale(engine, a, 100, 0.2).read(), logScaleRef(av, 100, 0.2), 1e-3)).toBeLessThan(1e-5);
         // accumulate three gradients into a zeroed buffer: acc = 0 + a + b + 0.5 a
         const acc = engine.zeros(shape);
         addInto(engine, acc, a);

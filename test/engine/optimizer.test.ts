@@ -35,9 +35,11 @@ describe.each(['blocked', 'flat'])('variant %s', (variant) => {
             // gradients of varied scale, with some exact zeros
             const gv = Float32Array.from(data(n, n + step), (x, i) => (i % 11 === 0 ? 0 : x * (1 + (i % 5))));
             const grad = engine.tensor(gv, shape);
-            if (decoupled) adamwStep(engine, param, grad, m, v, { ...opts, step });
-            else adamStep(engine, param, grad, m, v, { ...opts, step });
-            adamStepRef(rp, gv, rm, rv, { ...opts, decoupled, step });
+            // a clipping factor on one step (the update sees gradScale * grad)
+            const gradScale = step === 3 ? 0.25 : 1;
+            if (decoupled) adamwStep(engine, param, grad, m, v, { ...opts, step, gradScale });
+            else adamStep(engine, param, grad, m, v, { ...opts, step, gradScale });
+            adamStepRef(rp, gv, rm, rv, { ...opts, decoupled, step, gradScale });
             grad.dispose();
           }
           // params and moments are O(1) (absolute tolerance 1: fp32 rounding of O(1) sums is

@@ -12,6 +12,7 @@ import {
   sumBackward,
   sumLastAxis,
   sumLastAxisBackward,
+  sumSquares,
   topK,
 } from '../../src/engine/ops/reduce.ts';
 import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
@@ -49,7 +50,10 @@ describe('sum and mean', () => {
       const x = engine.tensor(xv, shape);
       const s = sum(engine, x);
       const m = mean(engine, x);
+      const sq = sumSquares(engine, x);
       expect(s.shape).toEqual([]);
+      const squares = Float64Array.from(xv, (v) => v * v);
+      expectSums(await sq.read(), rowSumsRef(squares, 1, n), rowSumsRef(squares, 1, n));
       expectSums(await s.read(), rowSumsRef(xv, 1, n), rowSumsRef(absv, 1, n));
       expectSums(await m.read(), rowSumsRef(xv, 1, n, 1 / n), rowSumsRef(absv, 1, n, 1 / n));
       const sl = sumLastAxis(engine, x);
@@ -57,12 +61,13 @@ describe('sum and mean', () => {
       expect(sl.shape).toEqual(shape.slice(0, -1));
       expectSums(await sl.read(), rowSumsRef(xv, rows, cols), rowSumsRef(absv, rows, cols));
       expectSums(await ml.read(), rowSumsRef(xv, rows, cols, 1 / cols), rowSumsRef(absv, rows, cols, 1 / cols));
-      for (const t of [x, s, m, sl, ml]) t.dispose();
+      for (const t of [x, s, m, sq, sl, ml]) t.dispose();
     });
   }
 
   it('sum of an empty tensor is 0', async () => {
     expect(Array.from(await sum(engine, engine.empty([0, 3])).read())).toEqual([0]);
+    expect(Array.from(await sumSquares(engine, engine.empty([0, 3])).read())).toEqual([0]);
     expect(Array.from(await sumLastAxis(engine, engine.empty([2, 0])).read())).toEqual([0, 0]);
   });
 

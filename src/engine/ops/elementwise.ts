@@ -126,6 +126,17 @@ export function scale(engine: Engine, x: Tensor, alpha: number): Tensor<'f32'> {
   return affine(engine, x, alpha, 0);
 }
 
+/** y = beta * log(1 + alpha * max(x, 0)) (alpha >= 0): log-intensity inputs. */
+export function logScale(engine: Engine, x: Tensor, alpha: number, beta: number): Tensor<'f32'> {
+  requireF32('logScale', 'x', x);
+  requireFinite('logScale', 'alpha', alpha);
+  requireFinite('logScale', 'beta', beta);
+  if (alpha < 0) throw new ValueError(`logScale: alpha must be >= 0, got ${alpha}`);
+  const y = engine.empty(x.shape);
+  launch(engine, 'log_scale', x.size, alpha, beta, { x, y });
+  return y;
+}
+
 /** Sets every element of t to value, in place. */
 export function fill(engine: Engine, t: Tensor, value: number): void {
   requireF32('fill', 't', t);

@@ -17,6 +17,8 @@ export interface AdamOptions {
   weightDecay?: number;
   /** true: AdamW's decoupled weight decay, param *= 1 - lr * weightDecay. Default false. */
   decoupled?: boolean;
+  /** Multiplies the gradient before the update (default 1): global-norm clipping passes its factor here. */
+  gradScale?: number;
 }
 
 function check(op: string, o: Required<AdamOptions>): void {
@@ -27,6 +29,7 @@ function check(op: string, o: Required<AdamOptions>): void {
   if (!(o.beta2 >= 0 && o.beta2 < 1)) throw bad('beta2', o.beta2, 'in [0, 1)');
   if (!(Number.isFinite(o.eps) && o.eps >= 0)) throw bad('eps', o.eps, 'a finite number >= 0');
   if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw bad('weightDecay', o.weightDecay, 'a finite number >= 0');
+  if (!(Number.isFinite(o.gradScale) && o.gradScale >= 0)) throw bad('gradScale', o.gradScale, 'a finite number >= 0');
 }
 
 /**
@@ -43,6 +46,7 @@ export function adamStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor,
     eps: opts.eps ?? 1e-8,
     weightDecay: opts.weightDecay ?? (decoupled ? 0.01 : 0),
     decoupled,
+    gradScale: opts.gradScale ?? 1,
   };
   const op = decoupled ? 'adamwStep' : 'adamStep';
   check(op, o);
@@ -69,6 +73,7 @@ export function adamStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor,
       decay: decoupled ? 1 - o.lr * o.weightDecay : 1,
       step_size: o.lr / (1 - o.beta1 ** o.step),
       inv_sqrt_bc2: 1 / Math.sqrt(1 - o.beta2 ** o.step),
+      grad_scale: o.gradScale,
     };
     return { p: uniforms, param, grad, m, v };
   });

@@ -21,8 +21,11 @@ function lastAxis(op: string, shape: readonly number[]): { rows: number; cols: n
   return { rows: lead.reduce((a, b) => a * b, 1), cols, lead };
 }
 
-/** Row sums of x viewed as [rows, cols], times `scale`, into a new tensor of outShape. */
-function rowSums(engine: Engine, x: Tensor, rows: number, cols: number, scale: number, outShape: number[]): Tensor<'f32'> {
+/**
+ * Row sums of x viewed as [rows, cols], times `scale`, into a new tensor of outShape. With
+ * `squares`, the first pass sums squared elements.
+ */
+function rowSums(engine: Engine, x: Tensor, rows: number, cols: number, scale: number, outShape: number[], squares = false): Tensor<'f32'> {
   if (rows === 0) return engine.empty(outShape);
   if (cols === 0) return engine.zeros(outShape);
   let cur: Tensor = x;
@@ -32,7 +35,7 @@ function rowSums(engine: Engine, x: Tensor, rows: number, cols: number, scale: n
     const last = outCols === 1;
     const out = last ? engine.empty(outShape) : engine.empty([rows, outCols]);
     const { workgroups, row } = grid1d(engine, rows * outCols);
-    engine.dispatch('reduce', 'sum_chunks', {
+    engine.dispatch('reduce', squares && cur === x ? 'sum_squares_chunks' : 'sum_chunks', {
       bindings: { p: noParams({ rows, cols: c, chunk: CHUNK, out_cols: outCols, scale: last ? scale : 1 }, row), x: cur, y: out },
       workgroups,
     });
@@ -47,6 +50,12 @@ function rowSums(engine: Engine, x: Tensor, rows: number, cols: number, scale: n
 export function sum(engine: Engine, x: Tensor): Tensor<'f32'> {
   requireF32('sum', 'x', x);
   return rowSums(engine, x, 1, x.size, 1, []);
+}
+
+/** Sum of the squares of all elements, shape [] (0 for an empty tensor). */
+export function sumSquares(engine: Engine, x: Tensor): Tensor<'f32'> {
+  requireF32('sumSquares', 'x', x);
+  return rowSums(engine, x, 1, x.size, 1, [], true);
 }
 
 /** Mean of all elements, shape []. */

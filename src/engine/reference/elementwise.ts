@@ -17,3 +17,7 @@ export function addRef(a: Arr, b: Arr): Float64Array {
 export function affineRef(x: Arr, alpha: number, beta: number): Float64Array {
   return Float64Array.from(x, (v) => alpha * v + beta);
 }
+
+export function logScaleRef(x: Arr, alpha: number, beta: number): Float64Array {
+  return Float64Array.from(x, (v) => beta * Math.log1p(alpha * Math.max(v, 0)));
+}

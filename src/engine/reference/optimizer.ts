@@ -15,6 +15,8 @@ export interface AdamRefOptions {
   decoupled: boolean;
   /** 1-based step count. */
   step: number;
+  /** Gradient multiplier (default 1). */
+  gradScale?: number;
 }
 
 /** Updates param, m and v in place. */
@@ -23,7 +25,7 @@ export function adamStepRef(param: Float64Array, grad: ArrayLike<number>, m: Flo
   const bc2 = 1 - o.beta2 ** o.step;
   for (let i = 0; i < param.length; i++) {
     let theta = param[i];
-    let g = grad[i];
+    let g = (o.gradScale ?? 1) * grad[i];
     if (o.decoupled) theta -= o.lr * o.weightDecay * theta;
     else g += o.weightDecay * theta;
     m[i] = o.beta1 * m[i] + (1 - o.beta1) * g;
