@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""PyTorch side of the model checks: builds the nn.Sequential that a model directory's config.json
+describes (src/npcnn/config.ts), loads weights.safetensors with load_state_dict(strict=True), and
+runs one forward and backward pass.
+
+Usage: torch_model.py MODEL_DIR PATTERNS.npy LABELS.npy OUT.safetensors
+
+PATTERNS.npy: float32 [N, points], maximum 1 per pattern (the input transform of the config is
+applied here, as our engine does). LABELS.npy: int32 [N]. Dropout is off (eval mode) so the two
+sides compute the same function. OUT.safetensors holds "logits" [N, C], "loss" [1] and
+"grad.<name>" for every parameter: the gradient of the mean cross-entropy.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    header.pop("__metadata__", None)
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if info["dtype"] != "F32":
+            raise ValueError(f"{name}: dtype {info['dtype']} (expected F32)")
+        b, e = info["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[base + b : base + e]), dtype=torch.float32).reshape(info["shape"])
+    return out
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        raw = t.detach().contiguous().to(torch.float32).numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def build(cfg):
+    layers = []
+    for spec in cfg["layers"]:
+        t = spec["type"]
+        if t == "conv1d":
+            layers.append(torch.nn.Conv1d(spec["in"], spec["out"], spec["kernel"], stride=spec["stride"]))
+        elif t == "dense":
+            layers.append(torch.nn.Linear(spec["in"], spec["out"]))
+        elif t == "relu":
+            layers.append(torch.nn.ReLU())
+        elif t == "dropout":
+            layers.append(torch.nn.Dropout(spec["p"]))
+        elif t == "flatten":
+            layers.append(torch.nn.Flatten())
+        elif t == "avgpool1d":
+            layers.append(torch.nn.AvgPool1d(spec["kernel"], stride=spec["stride"]))
+        else:
+            raise ValueError(f"unknown layer type {t}")
+    return torch.nn.Sequential(*layers)
+
+
+def prepare(cfg, x):
+    inp = cfg["input"]
+    if inp["transform"] == "log":
+        eps = inp["logEpsilon"]
+        x = torch.log1p(x.clamp(min=0) / eps) / math.log1p(1 / eps)
+    return x.unsqueeze(1)
+
+
+def main():
+    model_dir, patterns_path, labels_path, out_path = sys.argv[1:5]
+    torch.set_num_threads(os.cpu_count())
+    with open(f"{model_dir}/config.json") as f:
+        cfg = json.load(f)
+    model = build(cfg)
+    model.load_state_dict(read_safetensors(f"{model_dir}/weights.safetensors"), strict=True)
+    model.eval()
+    x = prepare(cfg, torch.from_numpy(np.load(patterns_path).astype(np.float32)))
+    y = torch.from_numpy(np.load(labels_path).astype(np.int64))
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    out = {"logits": logits, "loss": loss.reshape(1)}
+    for name, p in model.named_parameters():
+        out[f"grad.{name}"] = p.grad
+    write_safetensors(out_path, out)
+    print(json.dumps({"torch": torch.__version__, "loss": loss.item(), "parameters": sum(p.numel() for p in model.parameters())}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+// Model configuration: the versioned schema of config.json in a model directory, the classes of
+// each task, and the architectures (the paper's NPCNN, its SCNN and MLP baselines, and our compact
+// preset) as explicit layer lists. A layer list maps one-to-one onto a PyTorch nn.Sequential, so
+// parameter names ("0.weight", ...) match its state_dict.
+import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
+import { DEFAULT_GRID } from '../sim/render.ts';
+
+export const MODEL_SCHEMA = 'xrd-npcnn/model';
+export const MODEL_SCHEMA_VERSION = 1;
+
+export const ARCHITECTURES = ['npcnn', 'compact', 'scnn', 'mlp'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+export const TASKS = ['crystal-system', 'space-group'] as const;
+export type Task = (typeof TASKS)[number];
+
+/** A config.json that cannot describe a model (named field, what to do). */
+export class ModelConfigError extends Error {
+  override name = 'ModelConfigError';
+}
+
+export type LayerSpec =
+  | { type: 'conv1d'; in: number; out: number; kernel: number; stride: number }
+  | { type: 'dense'; in: number; out: number }
+  | { type: 'relu' }
+  | { type: 'dropout'; p: number }
+  | { type: 'flatten' }
+  | { type: 'avgpool1d'; kernel: number; stride: number };
+
+/**
+ * How a pattern becomes the network input: sampled on the grid, scaled so its maximum is 1, then
+ * `transform`: 'none' (the paper) or 'log', y = log(1 + I / logEpsilon) / log(1 + 1 / logEpsilon)
+ * (negative noise clamped to 0 first; the maximum stays 1, weak peaks are lifted).
+ */
+export interface InputSpec {
+  twoThetaMin: number;
+  step: number;
+  points: number;
+  wavelength: number;
+  transform: 'none' | 'log';
+  logEpsilon?: number;
+}
+
+export interface ModelConfig {
+  schema: typeof MODEL_SCHEMA;
+  version: number;
+  architecture: Architecture;
+  task: Task;
+  /** Class names in output order: crystal systems, or space-group numbers '1'..'230'. */
+  classes: string[];
+  input: InputSpec;
+  layers: LayerSpec[];
+  /** Seed of the initialisation and of the dropout masks. */
+  seed: number;
+}
+
+export function taskClasses(task: Task): string[] {
+  return task === 'crystal-system' ? [...CRYSTAL_SYSTEMS] : Array.from({ length: 230 }, (_, i) => String(i + 1));
+}
+
+/** Output length of a convolution or pooling window without padding. */
+export function windowOutput(length: number, kernel: number, stride: number): number {
+  return Math.floor((length - kernel) / stride) + 1;
+}
+
+interface ConvBlock {
+  out: number;
+  kernel: number;
+  stride: number;
+  /** AvgPool1d after the ReLU (SCNN). */
+  pool?: { kernel: number; stride: number };
+}
+
+/** Conv blocks (conv, ReLU, [pool], [dropout]), flatten, dense blocks (dense, ReLU, [dropout]), output. */
+function convNet(points: number, convs: ConvBlock[], convDropout: number, hidden: number[], hiddenDropout: number[], classes: number): LayerSpec[] {
+  const layers: LayerSpec[] = [];
+  let channels = 1;
+  let length = points;
+  for (const c of convs) {
+    layers.push({ type: 'conv1d', in: channels, out: c.out, kernel: c.kernel, stride: c.stride }, { type: 'relu' });
+    length = windowOutput(length, c.kernel, c.stride);
+    if (c.pool) {
+      layers.push({ type: 'avgpool1d', ...c.pool });
+      length = windowOutput(length, c.pool.kernel, c.pool.stride);
+    }
+    if (convDropout > 0) layers.push({ type: 'dropout', p: convDropout });
+    channels = c.out;
+  }
+  if (length < 1) throw new ModelConfigError(`the input of ${points} points is too short for these convolutions; use the default grid of ${DEFAULT_GRID.points} points`);
+  layers.push({ type: 'flatten' });
+  return [...layers, ...mlpLayers(channels * length, hidden, hiddenDropout, classes)];
+}
+
+function mlpLayers(inputs: number, hidden: number[], dropout: number[], classes: number): LayerSpec[] {
+  const layers: LayerSpec[] = [];
+  let n = inputs;
+  hidden.forEach((h, i) => {
+    layers.push({ type: 'dense', in: n, out: h }, { type: 'relu' });
+    if ((dropout[i] ?? 0) > 0) layers.push({ type: 'dropout', p: dropout[i]! });
+    n = h;
+  });
+  layers.push({ type: 'dense', in: n, out: classes });
+  return layers;
+}
+
+const PAPER_CONVS: ConvBlock[] = [
+  { out: 80, kernel: 100, stride: 5 },
+  { out: 80, kernel: 50, stride: 5 },
+  { out: 80, kernel: 25, stride: 2 },
+];
+
+/**
+ * The layer list of an architecture. npcnn, scnn and mlp are the paper's (Salgado et al. 2023,
+ * authors' code); compact keeps the NPCNN's kernel and stride pattern with fewer channels and one
+ * small hidden layer (see models/README or the bench for its measured speed).
+ */
+export function architectureLayers(arch: Architecture, classes: number, points: number = DEFAULT_GRID.points): LayerSpec[] {
+  switch (arch) {
+    case 'npcnn':
+      return convNet(points, PAPER_CONVS, 0.3, [2300, 1150], [0.5, 0.5], classes);
+    case 'scnn':
+      return convNet(
+        points,
+        [
+          { ...PAPER_CONVS[0]!, pool: { kernel: 3, stride: 2 } },
+          { ...PAPER_CONVS[1]!, pool: { kernel: 3, stride: 3 } },
+          { ...PAPER_CONVS[2]!, pool: { kernel: 3, stride: 3 } },
+        ],
+        0.3,
+        [2300, 1150],
+        [0.5, 0.5],
+        classes,
+      );
+    case 'mlp':
+      return [{ type: 'flatten' }, ...mlpLayers(points, [4000, 3000, 1000, 800], [0.6, 0.5, 0.4, 0.3], classes)];
+    case 'compact':
+      return convNet(
+        points,
+        [
+          { out: 16, kernel: 100, stride: 5 },
+          { out: 32, kernel: 50, stride: 5 },
+          { out: 32, kernel: 25, stride: 2 },
+        ],
+        0,
+        [256],
+        [0],
+        classes,
+      );
+  }
+}
+
+export interface ModelConfigOptions {
+  architecture: Architecture;
+  task: Task;
+  /** Default: the paper's raw intensity for npcnn/scnn/mlp, log intensity for compact. */
+  transform?: InputSpec['transform'];
+  seed?: number;
+  /** Input grid (default: 8500 points, 5-89.99 deg, Cu K-alpha). */
+  grid?: Partial<Pick<InputSpec, 'twoThetaMin' | 'step' | 'points' | 'wavelength'>>;
+}
+
+export function modelConfig(o: ModelConfigOptions): ModelConfig {
+  if (!ARCHITECTURES.includes(o.architecture)) {
+    throw new ModelConfigError(`unknown architecture '${o.architecture}'; choose one of ${ARCHITECTURES.join(', ')}`);
+  }
+  if (!TASKS.includes(o.task)) throw new ModelConfigError(`unknown task '${o.task}'; choose one of ${TASKS.join(', ')}`);
+  const grid = { ...DEFAULT_GRID, ...o.grid };
+  const classes = taskClasses(o.task);
+  const transform = o.transform ?? (o.architecture === 'compact' ? 'log' : 'none');
+  return {
+    schema: MODEL_SCHEMA,
+    version: MODEL_SCHEMA_VERSION,
+    architecture: o.architecture,
+    task: o.task,
+    classes,
+    input: {
+      twoThetaMin: grid.twoThetaMin,
+      step: grid.step,
+      points: grid.points,
+      wavelength: grid.wavelength,
+      transform,
+      ...(transform === 'log' ? { logEpsilon: 0.01 } : {}),
+    },
+    layers: architectureLayers(o.architecture, classes.length, grid.points),
+    seed: o.seed ?? 0,
+  };
+}
+
+const posInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1;
+
+/** Checks a parsed config.json; the message names the file and the field. */
+export function validateModelConfig(raw: unknown, where: string): ModelConfig {
+  const bad = (what: string): never => {
+    throw new ModelConfigError(`${where}: ${what}`);
+  };
+  if (!raw || typeof raw !== 'object') bad('is not a JSON object');
+  const c = raw as Partial<ModelConfig>;
+  if (c.schema !== MODEL_SCHEMA) bad(`"schema" must be "${MODEL_SCHEMA}" (is this an xrd-npcnn model directory?)`);
+  if (c.version !== MODEL_SCHEMA_VERSION) bad(`schema version ${c.version} is not supported (this xrd reads version ${MODEL_SCHEMA_VERSION}); update xrd`);
+  if (!ARCHITECTURES.includes(c.architecture as Architecture)) bad(`unknown architecture '${c.architecture}'`);
+  if (!TASKS.includes(c.task as Task)) bad(`unknown task '${c.task}'`);
+  if (!Array.isArray(c.classes) || c.classes.length < 2 || c.classes.some((x) => typeof x !== 'string')) bad('"classes" must list at least two class names');
+  const i = c.input as InputSpec | undefined;
+  if (!i || !posInt(i.points) || !(i.step > 0) || !Number.isFinite(i.twoThetaMin) || !(i.wavelength > 0)) bad('"input" needs twoThetaMin, step > 0, points >= 1 and wavelength > 0');
+  if (i!.transform !== 'none' && i!.transform !== 'log') bad(`input.transform must be 'none' or 'log', got '${i!.transform}'`);
+  if (i!.transform === 'log' && !(i!.logEpsilon! > 0)) bad('input.logEpsilon must be > 0 with the log transform');
+  if (!Number.isInteger(c.seed) || c.seed! < 0) bad('"seed" must be an integer >= 0');
+  if (!Array.isArray(c.layers) || c.layers.length === 0) bad('"layers" must be a non-empty list');
+  // Walk the shapes: each layer must accept what the previous one produced.
+  let shape: number[] = [1, i!.points];
+  c.layers!.forEach((l, k) => {
+    const at = `layer ${k} (${(l as { type?: string }).type})`;
+    switch (l.type) {
+      case 'conv1d':
+      case 'avgpool1d': {
+        if (shape.length !== 2) bad(`${at} needs [channels, length] input, got [${shape}]`);
+        if (!posInt(l.kernel) || !posInt(l.stride)) bad(`${at}: kernel and stride must be integers >= 1`);
+        let ch = shape[0]!;
+        if (l.type === 'conv1d') {
+          if (l.in !== ch || !posInt(l.out)) bad(`${at}: in must be ${ch} and out >= 1`);
+          ch = l.out;
+        }
+        const len = windowOutput(shape[1]!, l.kernel, l.stride);
+        if (len < 1) bad(`${at}: its window is longer than its input of ${shape[1]}`);
+        shape = [ch, len];
+        break;
+      }
+      case 'flatten':
+        shape = [shape.reduce((a, b) => a * b, 1)];
+        break;
+      case 'dense':
+        if (shape.length !== 1 || l.in !== shape[0] || !posInt(l.out)) bad(`${at}: in must be ${shape.join('x')} (flatten first) and out >= 1`);
+        shape = [l.out];
+        break;
+      case 'dropout':
+        if (!(l.p >= 0 && l.p < 1)) bad(`${at}: p must be in [0, 1)`);
+        break;
+      case 'relu':
+        break;
+      default:
+        bad(`${at}: unknown layer type`);
+    }
+  });
+  if (shape.length !== 1 || shape[0] !== c.classes!.length) bad(`the last layer gives ${shape.join('x')} outputs but there are ${c.classes!.length} classes`);
+  return c as ModelConfig;
+}
