@@ -9,6 +9,7 @@ import { UsageError, formatFlags, parseArgs, suggest, type FlagSpec, type Parsed
 import type { ProgressStream } from './progress.ts';
 import { simulateCommand } from './simulate.ts';
 import { synthCommand } from './synth.ts';
+import { trainCommand } from './train.ts';
 
 export interface CliIO {
   stdout: ProgressStream;
@@ -23,10 +24,11 @@ export interface Command {
   description?: string;
   flags: FlagSpec[];
   examples: string[];
-  run(args: ParsedArgs, io: CliIO): Promise<void>;
+  /** Resolves to the exit code, or nothing for 0. */
+  run(args: ParsedArgs, io: CliIO): Promise<void | number>;
 }
 
-const COMMANDS: Command[] = [simulateCommand, synthCommand];
+const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand];
 
 const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' };
 const DEBUG_FLAG: FlagSpec = { name: 'debug', type: 'boolean', description: 'show stack traces of errors' };
@@ -54,6 +56,7 @@ function mainHelp(): string {
     'Examples:',
     '  xrd simulate examples/TiO2-rutile.cif -o out/ --plot --peaks out/rutile.peaks.json',
     '  xrd synth --count 1000 -o dataset/',
+    '  xrd train --out runs/cs-compact --steps 2000',
   ].join('\n');
 }
 
@@ -105,8 +108,7 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
       return 0;
     }
     const parsed = parseArgs(args, command.flags, `xrd ${command.name}`);
-    await command.run(parsed, io);
-    return 0;
+    return (await command.run(parsed, io)) ?? 0;
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const internal = INTERNAL.has(err.name);

@@ -383,6 +383,21 @@ export class Engine {
     this.noteWork(0xc0b1, src.size);
   }
 
+  /** Copies `count` elements of `src` from element `srcStart` into `dst` from element `dstStart`. */
+  copyRange(src: Tensor, srcStart: number, dst: Tensor, dstStart: number, count: number): void {
+    this.alive('copyRange()');
+    for (const [what, v] of [['srcStart', srcStart], ['dstStart', dstStart], ['count', count]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new ShapeError(`copyRange(): ${what} must be an integer >= 0, got ${v}`);
+    }
+    if (srcStart + count > src.size || dstStart + count > dst.size) {
+      throw new ShapeError(`copyRange(): ${count} elements from ${srcStart} of ${src.size} into ${dstStart} of ${dst.size} run past the end`);
+    }
+    if (count === 0) return;
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.buffer, srcStart * 4, dst.buffer, dstStart * 4, count * 4);
+    this.noteWork(0xc0b1, count);
+  }
+
   // ---- recording and submission ------------------------------------------------------------
 
   private commandEncoder(): GPUCommandEncoder {

@@ -66,7 +66,8 @@ export class Model {
   ) {
     const limit = engine.info.limits.maxStorageBufferBindingSize;
     config.layers.forEach((l, i) => {
-      const bytes = l.type === 'dense' ? 4 * l.in * l.out : l.type === 'conv1d' ? 4 * l.out * l.in * l.kernel : 0;
+      if (l.type !== 'dense' && l.type !== 'conv1d') return;
+      const bytes = 4 * l.in * l.out * (l.type === 'conv1d' ? l.kernel : 1);
       if (bytes > limit) {
         throw new ModelConfigError(
           `layer ${i} (${l.type}, ${l.in} -> ${l.out}) needs ${(bytes / 2 ** 20).toFixed(0)} MiB of weights in one buffer, but this device binds at most ${(limit / 2 ** 20).toFixed(0)} MiB; use a GPU with a larger limit or another architecture`,

@@ -1,0 +1,188 @@
+// `xrd train`: trains a classifier from streamed simulated patterns into a run directory
+// (checkpoints, log, curves; the directory is also a model directory). Thin over npcnn/train.ts.
+import { ARCHITECTURES, TASKS, type Architecture, type Task } from '../npcnn/config.ts';
+import { PRIORS, type SpaceGroupPrior } from '../npcnn/data.ts';
+import { SCHEDULES, type Schedule } from '../npcnn/schedule.ts';
+import type { TrainEvent, TrainOptions } from '../npcnn/train.ts';
+import { UsageError, type FlagValue } from './args.ts';
+import type { CliIO, Command } from './main.ts';
+import { PRESETS, presetOf } from './render-crystals.ts';
+import { parseSpaceGroups } from './synth.ts';
+
+function choice<T extends string>(flag: string, value: FlagValue | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+function duration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+}
+
+/** Progress lines: a redrawn bar on a terminal, a plain line every few seconds otherwise. */
+class TrainProgress {
+  private lastPlain = 0;
+  private rate = 0;
+  constructor(
+    private readonly io: CliIO,
+    private readonly steps: number,
+  ) {}
+
+  step(e: Extract<TrainEvent, { type: 'step' }>): void {
+    this.rate = this.rate === 0 ? e.seconds : 0.9 * this.rate + 0.1 * e.seconds;
+    const eta = this.rate * (this.steps - e.step);
+    const text = `step ${e.step}/${this.steps} loss ${e.loss.toFixed(3)} acc ${e.accuracy.toFixed(2)} lr ${e.lr.toExponential(1)} ${e.patternsPerSecond.toFixed(1)} patterns/s ETA ${duration(eta)}`;
+    if (this.io.stderr.isTTY) {
+      const width = 24;
+      const fill = Math.round((e.step / this.steps) * width);
+      this.io.stderr.write(`\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${text}\x1b[K`);
+    } else if (performance.now() - this.lastPlain > 5000 || e.step === this.steps) {
+      this.lastPlain = performance.now();
+      this.io.stderr.write(`${text}\n`);
+    }
+  }
+
+  line(s: string): void {
+    if (this.io.stderr.isTTY) this.io.stderr.write('\r\x1b[K');
+    this.io.stderr.write(`${s}\n`);
+  }
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a classifier on simulated patterns (resumable runs with checkpoints)',
+  usage: 'xrd train --out DIR [--task crystal-system|space-group] [--arch npcnn|compact|scnn|mlp] [--steps N] [--batch B] [options]',
+  description: [
+    'Streams simulated patterns (synthetic crystals of all 230 space groups and/or CIF directories,',
+    'with the preset\'s experimental effects drawn per pattern) or a dataset written by `xrd synth`',
+    'into AdamW training on the GPU. DIR receives checkpoint.safetensors (weights, optimizer, state),',
+    'config.json + weights.safetensors (a model directory), log.jsonl and curves.svg. Ctrl-C saves a',
+    'checkpoint and stops; `--resume DIR` continues bit-for-bit (optionally with more --steps).',
+    'Defaults: npcnn/scnn/mlp use the paper\'s recipe (batch 256, lr 1e-4, no decay or schedule);',
+    'compact uses batch 64, lr 1e-3, 100 warm-up steps, cosine decay, clipping at norm 5.',
+  ].join('\n'),
+  flags: [
+    { name: 'out', alias: 'o', type: 'string', value: 'DIR', description: 'run directory (new or empty)' },
+    { name: 'resume', type: 'string', value: 'DIR', description: 'continue the run in DIR from its last checkpoint' },
+    { name: 'overwrite', type: 'boolean', description: 'replace a run already in --out' },
+    { name: 'task', type: 'string', value: 'NAME', description: `${TASKS.join(' | ')} (default crystal-system)` },
+    { name: 'arch', type: 'string', value: 'NAME', description: `${ARCHITECTURES.join(' | ')} (default compact)` },
+    { name: 'steps', type: 'int', value: 'N', description: 'optimizer steps (default 1000)' },
+    { name: 'batch', type: 'int', value: 'B', description: 'patterns per step (default 256 paper models, 64 compact)' },
+    { name: 'micro-batch', type: 'int', value: 'M', description: 'patterns per GPU pass (default: the most that fit)' },
+    { name: 'lr', type: 'number', value: 'X', description: 'peak learning rate' },
+    { name: 'weight-decay', type: 'number', value: 'X', description: 'AdamW decoupled weight decay' },
+    { name: 'warmup', type: 'int', value: 'N', description: 'linear warm-up steps' },
+    { name: 'schedule', type: 'string', value: 'NAME', description: SCHEDULES.join(' | ') },
+    { name: 'clip', type: 'number', value: 'X', description: 'gradient-norm limit (0: off)' },
+    { name: 'seed', type: 'int', value: 'N', description: 'seed of weights, data and dropout (default 0)' },
+    { name: 'preset', type: 'string', value: 'NAME', description: `effects of simulated patterns: ${PRESETS.join(', ')} (default realistic)` },
+    { name: 'prior', type: 'string', value: 'NAME', description: `space groups of synthetic crystals: ${PRIORS.join(', ')} (default uniform)` },
+    { name: 'space-groups', type: 'string', value: 'LIST', description: 'synthetic space groups to draw, e.g. 1-230 or 14,62,225 (default all)' },
+    { name: 'pool', type: 'int', value: 'N', description: 'synthetic structures kept in the pool (default 512)' },
+    { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 8)' },
+    { name: 'cif', type: 'string', value: 'DIRS', description: 'CIF directories (comma-separated) mixed into the stream' },
+    { name: 'cif-share', type: 'number', value: 'X', description: 'fraction of patterns from --cif (default 0.5; 1: CIFs only)' },
+    { name: 'dataset', type: 'string', value: 'DIR', description: 'train on a dataset written by xrd synth instead' },
+    { name: 'val', type: 'string', value: 'DIR', description: 'labelled pattern directory validated on too' },
+    { name: 'val-size', type: 'int', value: 'N', description: 'held-out simulated validation patterns (default 256)' },
+    { name: 'validate-every', type: 'int', value: 'N', description: 'steps between validations (default 100; 0: only at the end)' },
+    { name: 'checkpoint-every', type: 'int', value: 'N', description: 'steps between checkpoints (default 100)' },
+  ],
+  examples: [
+    'xrd train --out runs/cs-compact --steps 2000',
+    'xrd train --task space-group --arch npcnn --steps 500000 --batch 256 --out runs/sg-npcnn',
+    'xrd train --out runs/mix --cif /usr/share/avogadro2/crystals --cif-share 0.3 --val ../shared/data/rruff-dev',
+    'xrd train --resume runs/cs-compact --steps 4000',
+  ],
+  async run(args, io: CliIO) {
+    const { flags: f, positionals } = args;
+    if (positionals.length) throw new UsageError(`xrd train takes no file arguments (got '${positionals[0]}'); see 'xrd train --help'`);
+    const resume = f.resume as string | undefined;
+    const out = (f.out as string | undefined) ?? resume;
+    if (!out) throw new UsageError("xrd train needs --out DIR (or --resume DIR); see 'xrd train --help'");
+    if (resume && f.out !== undefined && f.out !== resume) throw new UsageError(`--out ${String(f.out)} and --resume ${resume} name different runs; give only --resume`);
+    if (resume && f.overwrite) throw new UsageError('--resume and --overwrite contradict each other; give one');
+    const positive = (name: string): number | undefined => {
+      const v = f[name] as number | undefined;
+      if (v !== undefined && !(v >= 1)) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+      return v;
+    };
+    if (resume) {
+      const fixed = Object.keys(f).filter((k) => f[k] !== undefined && !['out', 'resume', 'steps', 'arch', 'task'].includes(k));
+      if (fixed.length) throw new UsageError(`a resumed run keeps its settings; only --steps may change (remove --${fixed[0]})`);
+    }
+    const cif = f.cif as string | undefined;
+    const options: Omit<TrainOptions, 'engine'> = {
+      out,
+      resume: !!resume,
+      overwrite: !!f.overwrite,
+      architecture: choice('arch', f.arch, ARCHITECTURES) as Architecture | undefined,
+      task: choice('task', f.task, TASKS) as Task | undefined,
+      steps: positive('steps'),
+      batch: positive('batch'),
+      microBatch: positive('micro-batch'),
+      lr: f.lr as number | undefined,
+      weightDecay: f['weight-decay'] as number | undefined,
+      warmup: f.warmup as number | undefined,
+      schedule: choice('schedule', f.schedule, SCHEDULES) as Schedule | undefined,
+      clip: f.clip as number | undefined,
+      seed: f.seed as number | undefined,
+      valDir: f.val as string | undefined,
+      valSize: f['val-size'] as number | undefined,
+      validateEvery: f['validate-every'] as number | undefined,
+      checkpointEvery: positive('checkpoint-every'),
+    };
+    if (!resume) {
+      options.data = {
+        ...(f.preset !== undefined ? { effects: presetOf(f.preset as string) } : {}),
+        ...(f.prior !== undefined ? { prior: choice('prior', f.prior, PRIORS) as SpaceGroupPrior } : {}),
+        ...(f['space-groups'] !== undefined ? { spaceGroups: parseSpaceGroups(f['space-groups'] as string) } : {}),
+        ...(f.pool !== undefined ? { poolSize: f.pool as number } : {}),
+        ...(f.refresh !== undefined ? { refreshPerBatch: f.refresh as number } : {}),
+        ...(cif ? { cifDirs: cif.split(',').filter((s) => s) } : {}),
+        ...(f['cif-share'] !== undefined ? { cifShare: f['cif-share'] as number } : {}),
+        ...(f.dataset !== undefined ? { dataset: f.dataset as string } : {}),
+      };
+    }
+    const { createEngine } = await import('../engine/engine.ts');
+    const { train, TrainOptionsError } = await import('../npcnn/train.ts');
+    const engine = await createEngine();
+    const controller = new AbortController();
+    let progress: TrainProgress | null = null;
+    const onSigint = (): void => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+      (progress ?? new TrainProgress(io, 0)).line('xrd train: stopping after this step and saving a checkpoint (Ctrl-C again quits without saving)');
+    };
+    process.on('SIGINT', onSigint);
+    let stopped = false;
+    try {
+      for await (const e of train({ ...options, engine, signal: controller.signal })) {
+        if (e.type === 'start') {
+          progress = new TrainProgress(io, e.steps);
+          const m = e.model;
+          progress.line(
+            `${e.resumed ? `resuming ${out} at step ${e.step}` : `training ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
+              `${e.steps} steps, ${e.microBatch} patterns per GPU pass, on ${engine.info.description}`,
+          );
+        } else if (e.type === 'step') progress!.step(e);
+        else if (e.type === 'validation') progress!.line(`  validation at step ${e.step} on ${e.set}: top-1 ${e.top1.toFixed(3)}, loss ${e.loss.toFixed(3)} (${e.n} patterns)`);
+        else if (e.type === 'stopped') {
+          stopped = true;
+          progress!.line(`stopped at step ${e.step}; checkpoint saved in ${e.dir}; continue with: xrd train --resume ${e.dir}`);
+        } else if (e.type === 'done') io.stdout.write(`trained ${e.step} steps in ${duration(e.seconds)}; model, checkpoint, log.jsonl and curves.svg in ${e.dir}\n`);
+      }
+    } catch (e) {
+      if (e instanceof TrainOptionsError) throw new UsageError(e.message);
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+      engine.destroy();
+    }
+    return stopped ? 130 : 0;
+  },
+};

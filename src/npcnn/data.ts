@@ -1,0 +1,330 @@
+// Training data: simulated patterns streamed batch by batch, or rows of a dataset written by
+// `xrd synth`.
+//
+// Making a synthetic crystal (generation, symmetry check, structure factors) costs ~10x more than
+// rendering a pattern from prepared structure factors, so the simulated source keeps a pool of
+// prepared structures and draws every pattern from it with fresh effects (profile, noise,
+// background, strain, impurities, ...). After each batch `refreshPerBatch` structures are
+// replaced by new ones. CIF directories join the stream as a second, fixed pool, drawn with
+// their share `cifShare`.
+//
+// Everything is a pure function of (seed, batch index): structure id s is made from
+// Rng(seed/crystals).fork(s); pool slot i before batch b holds the newest id = i (mod poolSize)
+// below poolSize + b * refreshPerBatch; pattern k of batch b draws from Rng(seed/samples).fork(b)
+// .fork(k). A resumed run rebuilds the pool of its batch and continues bit-for-bit.
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from '../engine/engine.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { CRYSTAL_SYSTEMS, crystalSystemOf } from '../sim/crystal.ts';
+import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type Phase, type PresetName } from '../sim/effects.ts';
+import { parseNpyHeader } from '../sim/npy.ts';
+import { Rng } from '../sim/random.ts';
+import { gridOf, renderPatterns, type Grid, type PatternSpec } from '../sim/render.ts';
+import { loadCifDirectory } from '../sim/stream.ts';
+import { generateCrystal, SynthesisError } from '../sim/synth.ts';
+
+/** Bad data options or an unusable data source (named, with what to do). */
+export class TrainingDataError extends Error {
+  override name = 'TrainingDataError';
+}
+
+/** How space groups of synthetic crystals are drawn. */
+export type SpaceGroupPrior = 'uniform' | 'system-balanced';
+export const PRIORS: readonly SpaceGroupPrior[] = ['uniform', 'system-balanced'];
+
+export interface DataOptions {
+  /** Effects preset or config applied to every simulated pattern (default 'realistic'). */
+  effects?: EffectsConfig | PresetName;
+  /** Synthetic space-group prior (default 'uniform': each of the 230 groups equally likely). */
+  prior?: SpaceGroupPrior;
+  /** Restrict synthetic crystals to these space groups (weighted by the prior among them). */
+  spaceGroups?: number[];
+  /** Prepared synthetic structures kept at once (default 512). */
+  poolSize?: number;
+  /** Synthetic structures replaced after each batch (default 8). */
+  refreshPerBatch?: number;
+  /** Directories of CIFs (real structures) mixed into the stream. */
+  cifDirs?: string[];
+  /** Fraction of patterns drawn from the CIF pool when cifDirs is given (default 0.5; 1 = CIFs only). */
+  cifShare?: number;
+  /** A dataset directory written by `xrd synth`: when given it is the only source. */
+  dataset?: string;
+}
+
+/** One batch prepared on the CPU, before rendering. */
+export interface PreparedBatch {
+  /** Simulated sources: one render spec per pattern. */
+  specs: PatternSpec[] | null;
+  /** Dataset source: the rows, [n * points]. */
+  rows: Float32Array | null;
+  /** 0-based space group (number - 1) and crystal-system index per pattern. */
+  spaceGroup: Int32Array;
+  crystalSystem: Int32Array;
+}
+
+/** Space groups of each crystal system, by number. */
+const SYSTEM_RANGES: [number, number][] = [
+  [1, 2],
+  [3, 15],
+  [16, 74],
+  [75, 142],
+  [143, 167],
+  [168, 194],
+  [195, 230],
+];
+
+/** Weights of the 230 groups under a prior. */
+export function priorWeights(prior: SpaceGroupPrior): number[] {
+  if (prior === 'uniform') return new Array<number>(230).fill(1);
+  const w: number[] = [];
+  for (const [lo, hi] of SYSTEM_RANGES) for (let g = lo; g <= hi; g++) w.push(1 / (hi - lo + 1));
+  return w;
+}
+
+export interface TrainingSource {
+  readonly grid: Grid;
+  /** The CPU side of batch b (patterns k = offset .. offset + size - 1 of that batch). */
+  prepare(batch: number, size: number): PreparedBatch;
+  /** The GPU side: patterns [n, points] with maximum 1, from a prepared batch or part of it. */
+  render(p: PreparedBatch, from: number, to: number): Tensor<'f32'>;
+  /** What the source is, for logs. */
+  describe(): string;
+  close(): void;
+}
+
+/** Simulated patterns from a pool of synthetic structures and/or CIF directories. */
+export class SimulatedSource implements TrainingSource {
+  readonly grid: Grid;
+  private readonly config: EffectsConfig;
+  private readonly weights: number[];
+  private readonly poolSize: number;
+  private readonly refresh: number;
+  private readonly cifShare: number;
+  private readonly crystalsRoot: Rng;
+  private readonly samplesRoot: Rng;
+  private readonly pool: Phase[] = [];
+  private readonly cifs: Phase[] = [];
+  /** The batch whose pool is loaded (-1: none yet). */
+  private poolBatch = -1;
+
+  constructor(
+    private readonly engine: Engine,
+    options: DataOptions,
+    seed: string,
+    grid: Partial<Grid> = {},
+  ) {
+    this.grid = gridOf(grid);
+    this.config = resolveEffects(options.effects ?? 'realistic');
+    const prior = options.prior ?? 'uniform';
+    if (!PRIORS.includes(prior)) throw new TrainingDataError(`unknown prior '${prior}'; choose one of ${PRIORS.join(', ')}`);
+    this.weights = priorWeights(prior);
+    if (options.spaceGroups) {
+      const keep = new Set(options.spaceGroups);
+      if (keep.size === 0 || [...keep].some((g) => !Number.isInteger(g) || g < 1 || g > 230)) {
+        throw new TrainingDataError('spaceGroups must be a non-empty list of space-group numbers 1..230');
+      }
+      this.weights = this.weights.map((w, i) => (keep.has(i + 1) ? w : 0));
+    }
+    this.poolSize = options.poolSize ?? 512;
+    this.refresh = options.refreshPerBatch ?? 8;
+    if (!Number.isInteger(this.poolSize) || this.poolSize < 2) throw new TrainingDataError(`poolSize must be an integer >= 2, got ${this.poolSize}`);
+    if (!Number.isInteger(this.refresh) || this.refresh < 0) throw new TrainingDataError(`refreshPerBatch must be an integer >= 0, got ${this.refresh}`);
+    const dirs = options.cifDirs ?? [];
+    this.cifShare = dirs.length ? (options.cifShare ?? 0.5) : 0;
+    if (!(this.cifShare >= 0 && this.cifShare <= 1)) throw new TrainingDataError(`cifShare must be in [0, 1], got ${this.cifShare}`);
+    for (const dir of dirs) {
+      for (const { file, crystal } of loadCifDirectory(dir)) {
+        try {
+          this.cifs.push(preparePhase(crystal, { grid: this.grid, config: this.config }));
+        } catch (e) {
+          throw new TrainingDataError(`${file}: ${(e as Error).message}`);
+        }
+      }
+    }
+    this.crystalsRoot = new Rng(`${seed}/crystals`);
+    this.samplesRoot = new Rng(`${seed}/samples`);
+  }
+
+  describe(): string {
+    const parts = [];
+    if (this.cifShare < 1) parts.push(`synthetic crystals (pool ${this.poolSize}, ${this.refresh} new per batch)`);
+    if (this.cifShare > 0) parts.push(`${this.cifs.length} CIF structures (${Math.round(this.cifShare * 100)} % of patterns)`);
+    return parts.join(' + ');
+  }
+
+  /** Structure id -> prepared synthetic phase (deterministic). */
+  private structure(id: number): Phase {
+    const rng = this.crystalsRoot.fork(id);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const r = rng.fork(attempt);
+      const sg = 1 + r.fork(0).weightedIndex(this.weights);
+      try {
+        return preparePhase(generateCrystal(sg, r.fork(1)), { grid: this.grid, config: this.config });
+      } catch (e) {
+        if (!(e instanceof SynthesisError)) throw e;
+      }
+    }
+    throw new TrainingDataError(`the crystal generator failed 8 times for structure ${id}; report it`);
+  }
+
+  /** Brings the synthetic pool to its state before batch b. */
+  private loadPool(b: number): void {
+    if (this.cifShare >= 1 || b === this.poolBatch) return;
+    const P = this.poolSize;
+    const R = this.refresh;
+    if (this.poolBatch >= 0 && b === this.poolBatch + 1) {
+      // Ids P + (b-1)R .. P + bR - 1 replace their slots.
+      for (let id = P + (b - 1) * R; id < P + b * R; id++) this.pool[id % P] = this.structure(id);
+    } else {
+      const end = P + b * R; // ids below this exist before batch b
+      for (let i = 0; i < P; i++) {
+        // newest id = i (mod P) below end
+        const id = end - 1 - ((((end - 1 - i) % P) + P) % P);
+        this.pool[i] = this.structure(id);
+      }
+    }
+    this.poolBatch = b;
+  }
+
+  prepare(batch: number, size: number): PreparedBatch {
+    this.loadPool(batch);
+    const rngBatch = this.samplesRoot.fork(batch);
+    const specs: PatternSpec[] = [];
+    const spaceGroup = new Int32Array(size);
+    const crystalSystem = new Int32Array(size);
+    for (let k = 0; k < size; k++) {
+      const rng = rngBatch.fork(k);
+      const fromCif = this.cifShare > 0 && rng.fork(0).uniform() < this.cifShare;
+      const pool = fromCif ? this.cifs : this.pool;
+      const self = rng.fork(1).int(0, pool.length - 1);
+      const phase = pool[self]!;
+      const effects = drawEffects(this.config, rng.fork(2));
+      const impurities: Phase[] = [];
+      if (pool.length > 1) {
+        for (const imp of effects.impurities) {
+          let j = Math.floor(imp.pick * (pool.length - 1));
+          if (j >= self) j++;
+          impurities.push(pool[j]!);
+        }
+      }
+      effects.impurities = effects.impurities.slice(0, impurities.length);
+      specs.push(applyEffects([phase, ...impurities], effects, this.grid));
+      spaceGroup[k] = phase.spaceGroup - 1;
+      crystalSystem[k] = CRYSTAL_SYSTEMS.indexOf(phase.crystalSystem);
+    }
+    return { specs, rows: null, spaceGroup, crystalSystem };
+  }
+
+  render(p: PreparedBatch, from: number, to: number): Tensor<'f32'> {
+    return renderPatterns(this.engine, p.specs!.slice(from, to), this.grid);
+  }
+
+  close(): void {}
+}
+
+interface DatasetJson {
+  count: number;
+  grid?: { twoThetaMin: number; step: number; points: number; wavelength: number };
+  files?: string[];
+}
+
+/**
+ * Rows of a dataset written by `xrd synth` (patterns.npy, labels.json), drawn uniformly with
+ * replacement; rows are read from disk on demand, so datasets larger than memory work.
+ */
+export class DatasetSource implements TrainingSource {
+  readonly grid: Grid;
+  private readonly fd: number;
+  private readonly dataOffset: number;
+  private readonly count: number;
+  private readonly labels: { sg: Int32Array; cs: Int32Array };
+  private readonly samplesRoot: Rng;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly dir: string,
+    seed: string,
+  ) {
+    let meta: DatasetJson;
+    try {
+      meta = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8')) as DatasetJson;
+    } catch (e) {
+      throw new TrainingDataError(`${dir} is not a dataset written by 'xrd synth' (dataset.json: ${(e as Error).message})`);
+    }
+    if (!meta.grid) throw new TrainingDataError(`${join(dir, 'dataset.json')} has no grid; write the dataset again with 'xrd synth'`);
+    this.grid = gridOf(meta.grid);
+    const npyPath = join(dir, 'patterns.npy');
+    try {
+      this.fd = openSync(npyPath, 'r');
+    } catch (e) {
+      throw new TrainingDataError(`cannot open ${npyPath} (${(e as Error).message}); datasets in CSV format cannot be used for training, write them with the default npy format`);
+    }
+    const head = new Uint8Array(4096);
+    readSync(this.fd, head, 0, head.length, 0);
+    let header;
+    try {
+      header = parseNpyHeader(head);
+    } catch (e) {
+      closeSync(this.fd);
+      throw new TrainingDataError(`${npyPath}: ${(e as Error).message}`);
+    }
+    if (header.descr !== '<f4' || header.shape.length !== 2 || header.shape[1] !== this.grid.points) {
+      closeSync(this.fd);
+      throw new TrainingDataError(`${npyPath} must hold float32 [count, ${this.grid.points}], got ${header.descr} [${header.shape}]`);
+    }
+    this.dataOffset = header.dataOffset;
+    this.count = header.shape[0]!;
+    // labels.json: '[', one object per line (comma-separated), ']'
+    const lines = readFileSync(join(dir, 'labels.json'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && l !== '[' && l !== ']');
+    if (lines.length !== this.count) {
+      closeSync(this.fd);
+      throw new TrainingDataError(`${dir}: labels.json has ${lines.length} rows but patterns.npy has ${this.count}; the dataset is incomplete, write it again`);
+    }
+    const sg = new Int32Array(this.count);
+    const cs = new Int32Array(this.count);
+    lines.forEach((line, i) => {
+      const row = JSON.parse(line.endsWith(',') ? line.slice(0, -1) : line) as { space_group: number };
+      sg[i] = row.space_group - 1;
+      cs[i] = CRYSTAL_SYSTEMS.indexOf(crystalSystemOf(row.space_group));
+    });
+    this.labels = { sg, cs };
+    this.samplesRoot = new Rng(`${seed}/dataset`);
+  }
+
+  describe(): string {
+    return `dataset ${this.dir} (${this.count} patterns)`;
+  }
+
+  prepare(batch: number, size: number): PreparedBatch {
+    const rng = this.samplesRoot.fork(batch);
+    const P = this.grid.points;
+    const rows = new Float32Array(size * P);
+    const spaceGroup = new Int32Array(size);
+    const crystalSystem = new Int32Array(size);
+    for (let k = 0; k < size; k++) {
+      const i = rng.int(0, this.count - 1);
+      readSync(this.fd, new Uint8Array(rows.buffer, k * P * 4, P * 4), 0, P * 4, this.dataOffset + i * P * 4);
+      spaceGroup[k] = this.labels.sg[i]!;
+      crystalSystem[k] = this.labels.cs[i]!;
+    }
+    return { specs: null, rows, spaceGroup, crystalSystem };
+  }
+
+  render(p: PreparedBatch, from: number, to: number): Tensor<'f32'> {
+    const P = this.grid.points;
+    return this.engine.tensor(p.rows!.subarray(from * P, to * P), [to - from, P]);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The source DataOptions describe. */
+export function trainingSource(engine: Engine, options: DataOptions, seed: string, grid: Partial<Grid>): TrainingSource {
+  return options.dataset ? new DatasetSource(engine, options.dataset, seed) : new SimulatedSource(engine, options, seed, grid);
+}

@@ -1,0 +1,182 @@
+// Training on simulated data: micro-batches equal the full batch, a small model learns a
+// crystal-system task well above chance on held-out patterns, an interrupted and resumed run ends
+// with the same weights as an uninterrupted one, and bad runs fail with one clear error and
+// leave no partial run directory.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine/engine.ts';
+import { modelConfig, type ModelConfig } from '../../src/npcnn/config.ts';
+import { SimulatedSource } from '../../src/npcnn/data.ts';
+import { chunks } from '../../src/npcnn/infer.ts';
+import { createModel, loadModel } from '../../src/npcnn/model.ts';
+import { accumulateGradients, train, TrainingDivergedError, type TrainEvent, type TrainOptions } from '../../src/npcnn/train.ts';
+
+let engine: Engine;
+let tmp: string;
+beforeAll(async () => {
+  engine = await createEngine();
+  tmp = mkdtempSync(join(tmpdir(), 'xrd-train-'));
+});
+afterAll(() => {
+  engine?.destroy();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A coarse grid (2000 points, 5-85 deg at 0.04 deg) keeps the compact model small and fast. */
+const GRID = { points: 2000, step: 0.04 };
+function smallCompact(seed = 1): ModelConfig {
+  return modelConfig({ architecture: 'compact', task: 'crystal-system', seed, grid: GRID });
+}
+
+async function collect(o: TrainOptions): Promise<TrainEvent[]> {
+  const events: TrainEvent[] = [];
+  for await (const e of train(o)) events.push(e);
+  return events;
+}
+
+describe('micro-batches', () => {
+  it('gradients accumulated over micro-batches of 3, 3 and 4 equal those of the batch of 10 in one pass', async () => {
+    const model = createModel(engine, smallCompact());
+    const source = new SimulatedSource(engine, { effects: 'paper', poolSize: 8 }, 'micro', GRID);
+    const batch = source.prepare(0, 10);
+    const grads = async (parts: [number, number][]) => {
+      const r = await accumulateGradients(model, source, batch, batch.crystalSystem, parts, 0).read();
+      const g = new Map<string, Float32Array>();
+      for (const p of model.params) g.set(p.name, (await p.grad!.read()) as Float32Array);
+      model.params.zeroGrad();
+      return { ...r, g };
+    };
+    const whole = await grads([[0, 10]]);
+    const parts = chunks(10, 4);
+    expect(parts).toEqual([
+      [0, 3],
+      [3, 6],
+      [6, 10],
+    ]);
+    const split = await grads(parts);
+    expect(split.lossSum).toBeCloseTo(whole.lossSum, 4);
+    expect(split.correct).toBe(whole.correct);
+    expect(Math.abs(split.gradNorm - whole.gradNorm) / whole.gradNorm).toBeLessThan(1e-5);
+    for (const [name, a] of whole.g) {
+      const b = split.g.get(name)!;
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < a.length; i++) {
+        diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+        scale = Math.max(scale, Math.abs(a[i]!));
+      }
+      if (!(diff <= 1e-5 * scale)) expect.fail(`${name}: micro-batch gradient differs by ${diff} (scale ${scale})`);
+    }
+    model.dispose();
+  });
+});
+
+describe('learning', () => {
+  it('compact learns a four-system task (triclinic, tetragonal, hexagonal, cubic groups) well above chance on held-out crystals', async () => {
+    const out = join(tmp, 'learn');
+    const events = await collect({
+      engine,
+      out,
+      model: smallCompact(3),
+      steps: 150,
+      batch: 32,
+      lr: 2e-3,
+      warmup: 20,
+      validateEvery: 0,
+      valSize: 200,
+      checkpointEvery: 1000,
+      seed: 3,
+      data: { effects: 'paper', spaceGroups: [2, 139, 194, 225], poolSize: 256, refreshPerBatch: 32 },
+    });
+    const val = events.filter((e) => e.type === 'validation');
+    expect(val).toHaveLength(1);
+    const v = val[0] as Extract<TrainEvent, { type: 'validation' }>;
+    // four classes in equal shares: chance is 0.25
+    expect(v.top1).toBeGreaterThan(0.6);
+    // the run directory is a model directory that scores the same
+    const model = await loadModel(engine, out);
+    expect(model.config.task).toBe('crystal-system');
+    model.dispose();
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n');
+    expect(log).toHaveLength(151);
+    expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toContain('<svg');
+  }, 300_000);
+});
+
+describe('checkpoints and resume', () => {
+  const base = (out: string): TrainOptions => ({
+    engine,
+    out,
+    model: smallCompact(5),
+    steps: 6,
+    batch: 8,
+    microBatch: 5,
+    validateEvery: 3,
+    valSize: 16,
+    checkpointEvery: 2,
+    seed: 9,
+    data: { effects: 'realistic', poolSize: 16, refreshPerBatch: 2 },
+  });
+
+  it('an interrupted run (abort after step 3) resumed to the end equals the uninterrupted run bit for bit', async () => {
+    const a = join(tmp, 'straight');
+    await collect(base(a));
+    const b = join(tmp, 'interrupted');
+    const controller = new AbortController();
+    const first: TrainEvent[] = [];
+    for await (const e of train({ ...base(b), signal: controller.signal })) {
+      first.push(e);
+      if (e.type === 'step' && e.step === 3) controller.abort();
+    }
+    expect(first.at(-1)).toMatchObject({ type: 'stopped', step: 3 });
+    const resumed = await collect({ engine, out: b, resume: true });
+    expect(resumed[0]).toMatchObject({ type: 'start', step: 3, resumed: true });
+    expect(resumed.at(-1)).toMatchObject({ type: 'done', step: 6 });
+    expect(readFileSync(join(b, 'weights.safetensors')).equals(readFileSync(join(a, 'weights.safetensors')))).toBe(true);
+    expect(readFileSync(join(b, 'checkpoint.safetensors')).length).toBe(readFileSync(join(a, 'checkpoint.safetensors')).length);
+    // the same losses after the resume, and one log line per step
+    const losses = (dir: string) =>
+      readFileSync(join(dir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; loss: number })
+        .filter((e) => e.type === 'step')
+        .map((e) => e.loss);
+    expect(losses(b)).toEqual(losses(a));
+    expect(losses(a)).toHaveLength(6);
+    // extending a finished run with more steps continues it
+    const more = await collect({ engine, out: b, resume: true, steps: 7 });
+    expect(more.at(-1)).toMatchObject({ type: 'done', step: 7 });
+  }, 120_000);
+
+  it('refuses runs it must not touch and damaged checkpoints, with one clear message', async () => {
+    const existing = join(tmp, 'straight');
+    await expect(collect(base(existing))).rejects.toThrow(/holds another training run; pass --resume to continue it or --overwrite/);
+    const unrelated = join(tmp, 'unrelated');
+    mkdirSync(unrelated);
+    writeFileSync(join(unrelated, 'notes.txt'), 'mine');
+    await expect(collect(base(unrelated))).rejects.toThrow(/is not empty and holds no training run/);
+    expect(readFileSync(join(unrelated, 'notes.txt'), 'utf8')).toBe('mine');
+    await expect(collect({ engine, out: join(tmp, 'none'), resume: true })).rejects.toThrow(/has no checkpoint to resume/);
+    await expect(collect({ engine, out: existing, resume: true, architecture: 'npcnn' })).rejects.toThrow(/is a run of compact, not npcnn/);
+    await expect(collect({ ...base(join(tmp, 'bad-steps')), steps: 0 })).rejects.toThrow(/steps must be an integer >= 1, got 0/);
+    await expect(collect({ ...base(join(tmp, 'bad-batch')), batch: 2.5 })).rejects.toThrow(/batch must be an integer >= 1/);
+    expect(existsSync(join(tmp, 'bad-steps'))).toBe(false);
+
+    const copy = join(tmp, 'damaged');
+    mkdirSync(copy);
+    for (const f of ['run.json', 'checkpoint.safetensors']) writeFileSync(join(copy, f), readFileSync(join(existing, f)));
+    const ck = readFileSync(join(copy, 'checkpoint.safetensors'));
+    writeFileSync(join(copy, 'checkpoint.safetensors'), ck.subarray(0, ck.length - 100));
+    await expect(collect({ engine, out: copy, resume: true })).rejects.toThrow(/checkpoint.safetensors is damaged/);
+  }, 120_000);
+
+  it('a diverging run stops with a clear message and leaves no run directory when nothing was saved', async () => {
+    const out = join(tmp, 'diverge');
+    await expect(collect({ ...base(out), lr: 1e30, clip: 0, warmup: 0, schedule: 'constant', checkpointEvery: 100 })).rejects.toThrow(TrainingDivergedError);
+    await expect(collect({ ...base(out), lr: 1e30, clip: 0, warmup: 0, schedule: 'constant', checkpointEvery: 100 })).rejects.toThrow(/lower the learning rate/);
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
+});
