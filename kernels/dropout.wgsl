@@ -1,5 +1,5 @@
 // Dropout with a counter-based random mask: element i of a tensor is kept when
-// hash(i, k1, k2) >= threshold, where (k1, k2) are derived from (seed, step) on the CPU
+// hash(offset + i, k1, k2) >= threshold, where (k1, k2) are derived from (seed, step) on the CPU
 // (src/engine/ops/dropout.ts, dropoutKeys) and threshold = floor(p * 2^32). The mask is a pure
 // function of (seed, step, i), so backward re-derives it instead of storing it.
 //
@@ -13,6 +13,7 @@ struct Params {
   k1: u32,
   k2: u32,
   scale: f32,      // 1 / (1 - p)
+  offset: u32,     // index of element 0 in the mask (a micro-batch's place in its batch)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,7 +35,7 @@ fn triple32(v: u32) -> u32 {
 }
 
 fn keep_scale(i: u32) -> f32 {
-  let h = triple32(triple32(i ^ p.k1) + p.k2);
+  let h = triple32(triple32((i + p.offset) ^ p.k1) + p.k2);
   return select(0.0, p.scale, h >= p.threshold);
 }
 

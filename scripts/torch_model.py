@@ -3,12 +3,14 @@
 describes (src/npcnn/config.ts), loads weights.safetensors with load_state_dict(strict=True), and
 runs one forward and backward pass.
 
-Usage: torch_model.py MODEL_DIR PATTERNS.npy LABELS.npy OUT.safetensors
+Usage: torch_model.py MODEL_DIR PATTERNS.npy LABELS.npy OUT.safetensors [train]
 
 PATTERNS.npy: float32 [N, points], maximum 1 per pattern (the input transform of the config is
-applied here, as our engine does). LABELS.npy: int32 [N]. Dropout is off (eval mode) so the two
-sides compute the same function. OUT.safetensors holds "logits" [N, C], "loss" [1] and
-"grad.<name>" for every parameter: the gradient of the mean cross-entropy.
+applied here, as our engine does). LABELS.npy: int32 [N]. Eval mode by default (dropout off,
+BatchNorm on running statistics); with `train`, BatchNorm uses batch statistics and updates its
+running ones (dropout stays off, so the two sides compute the same function). OUT.safetensors
+holds "logits" [N, C], "loss" [1], "grad.<name>" for every parameter (the gradient of the mean
+cross-entropy) and "buffer.<name>" for the running statistics after the pass.
 """
 import json
 import math
@@ -66,6 +68,8 @@ def build(cfg):
             layers.append(torch.nn.Dropout(spec["p"]))
         elif t == "flatten":
             layers.append(torch.nn.Flatten())
+        elif t == "batchnorm1d":
+            layers.append(torch.nn.BatchNorm1d(spec["features"], eps=spec.get("eps", 1e-5), momentum=spec.get("momentum", 0.1)))
         elif t == "avgpool1d":
             layers.append(torch.nn.AvgPool1d(spec["kernel"], stride=spec["stride"]))
         else:
@@ -83,12 +87,17 @@ def prepare(cfg, x):
 
 def main():
     model_dir, patterns_path, labels_path, out_path = sys.argv[1:5]
+    train_mode = len(sys.argv) > 5 and sys.argv[5] == "train"
     torch.set_num_threads(os.cpu_count())
     with open(f"{model_dir}/config.json") as f:
         cfg = json.load(f)
     model = build(cfg)
     model.load_state_dict(read_safetensors(f"{model_dir}/weights.safetensors"), strict=True)
     model.eval()
+    if train_mode:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.train()
     x = prepare(cfg, torch.from_numpy(np.load(patterns_path).astype(np.float32)))
     y = torch.from_numpy(np.load(labels_path).astype(np.int64))
     logits = model(x)
@@ -97,6 +106,8 @@ def main():
     out = {"logits": logits, "loss": loss.reshape(1)}
     for name, p in model.named_parameters():
         out[f"grad.{name}"] = p.grad
+    for name, b in model.named_buffers():
+        out[f"buffer.{name}"] = b.to(torch.float32)
     write_safetensors(out_path, out)
     print(json.dumps({"torch": torch.__version__, "loss": loss.item(), "parameters": sum(p.numel() for p in model.parameters())}))
 

@@ -26,6 +26,7 @@ import { dense as denseOp, denseBackwardBias, denseBackwardInput, denseBackwardW
 import { dropout as dropoutOp, dropoutBackward, type DropoutParams } from './ops/dropout.ts';
 import { mean as meanOp, meanBackward, sum as sumOp, sumBackward } from './ops/reduce.ts';
 import { softmaxCrossEntropy as softmaxXentOp, type SoftmaxXentOptions } from './ops/softmax-xent.ts';
+import { batchNorm1d as batchNorm1dOp, batchNorm1dBackward, type BatchNormParams, type BatchNormRunning } from './ops/batchnorm.ts';
 import { avgPool1d as avgPool1dOp, avgPool1dBackward, type AvgPool1dParams } from './ops/pool.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -438,6 +439,25 @@ export function avgPool1d(x: Variable, params: AvgPool1dParams): Variable {
   const p = { ...params };
   const inShape = x.data.shape;
   return record('avgPool1d', [x], avgPool1dOp(engine, x.data, p), [], (gy) => [avgPool1dBackward(engine, tensorGrad(gy), inShape, p)]);
+}
+
+/**
+ * BatchNorm1d over [N, C, L] or [N, C]. In training the running statistics (plain tensors, not
+ * Variables) are updated in place.
+ */
+export function batchNorm1d(x: Variable, gamma: Variable, beta: Variable, running: BatchNormRunning, params: BatchNormParams): Variable {
+  const engine = checkInputs('batchNorm1d', [x, gamma, beta]);
+  const training = params.training;
+  const { y, stats } = batchNorm1dOp(engine, x.data, gamma.data, beta.data, running, params);
+  const out = record('batchNorm1d', [x, gamma, beta], y, [x.data, gamma.data, stats], (gy, [nx, ng, nb], [xs, gs, st]) => {
+    const g = batchNorm1dBackward(engine, tensorGrad(gy), xs!, gs!, st!, training);
+    if (!nx) g.dx.dispose();
+    if (!ng) g.dgamma.dispose();
+    if (!nb) g.dbeta.dispose();
+    return [nx ? g.dx : null, ng ? g.dgamma : null, nb ? g.dbeta : null];
+  });
+  stats.dispose(); // the node holds its own view
+  return out;
 }
 
 /** Sum of all elements, shape []. */

@@ -8,7 +8,7 @@ import { DEFAULT_GRID } from '../sim/render.ts';
 export const MODEL_SCHEMA = 'xrd-npcnn/model';
 export const MODEL_SCHEMA_VERSION = 1;
 
-export const ARCHITECTURES = ['npcnn', 'compact', 'scnn', 'mlp'] as const;
+export const ARCHITECTURES = ['npcnn', 'npcnn-bn', 'compact', 'scnn', 'mlp'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 export const TASKS = ['crystal-system', 'space-group'] as const;
 export type Task = (typeof TASKS)[number];
@@ -24,7 +24,9 @@ export type LayerSpec =
   | { type: 'relu' }
   | { type: 'dropout'; p: number }
   | { type: 'flatten' }
-  | { type: 'avgpool1d'; kernel: number; stride: number };
+  | { type: 'avgpool1d'; kernel: number; stride: number }
+  /** BatchNorm1d over channels (PyTorch defaults: momentum 0.1, eps 1e-5 when absent). */
+  | { type: 'batchnorm1d'; features: number; momentum?: number; eps?: number };
 
 /**
  * How a pattern becomes the network input: sampled on the grid, scaled so its maximum is 1, then
@@ -70,13 +72,18 @@ interface ConvBlock {
   pool?: { kernel: number; stride: number };
 }
 
-/** Conv blocks (conv, ReLU, [pool], [dropout]), flatten, dense blocks (dense, ReLU, [dropout]), output. */
-function convNet(points: number, convs: ConvBlock[], convDropout: number, hidden: number[], hiddenDropout: number[], classes: number): LayerSpec[] {
+/**
+ * Conv blocks (conv, [BatchNorm], ReLU, [pool], [dropout]), flatten, dense blocks (dense, ReLU,
+ * [dropout]), output.
+ */
+function convNet(points: number, convs: ConvBlock[], convDropout: number, hidden: number[], hiddenDropout: number[], classes: number, norm = false): LayerSpec[] {
   const layers: LayerSpec[] = [];
   let channels = 1;
   let length = points;
   for (const c of convs) {
-    layers.push({ type: 'conv1d', in: channels, out: c.out, kernel: c.kernel, stride: c.stride }, { type: 'relu' });
+    layers.push({ type: 'conv1d', in: channels, out: c.out, kernel: c.kernel, stride: c.stride });
+    if (norm) layers.push({ type: 'batchnorm1d', features: c.out });
+    layers.push({ type: 'relu' });
     length = windowOutput(length, c.kernel, c.stride);
     if (c.pool) {
       layers.push({ type: 'avgpool1d', ...c.pool });
@@ -110,13 +117,16 @@ const PAPER_CONVS: ConvBlock[] = [
 
 /**
  * The layer list of an architecture. npcnn, scnn and mlp are the paper's (Salgado et al. 2023,
- * authors' code); compact keeps the NPCNN's kernel and stride pattern with fewer channels and one
- * small hidden layer (see models/README or the bench for its measured speed).
+ * authors' code); npcnn-bn adds BatchNorm after each convolution; compact keeps the NPCNN's
+ * kernel and stride pattern with fewer channels, BatchNorm and one small hidden layer (its
+ * speed and accuracy against npcnn are in bench:train and the README).
  */
 export function architectureLayers(arch: Architecture, classes: number, points: number = DEFAULT_GRID.points): LayerSpec[] {
   switch (arch) {
     case 'npcnn':
       return convNet(points, PAPER_CONVS, 0.3, [2300, 1150], [0.5, 0.5], classes);
+    case 'npcnn-bn':
+      return convNet(points, PAPER_CONVS, 0.3, [2300, 1150], [0.5, 0.5], classes, true);
     case 'scnn':
       return convNet(
         points,
@@ -144,6 +154,7 @@ export function architectureLayers(arch: Architecture, classes: number, points: 
         [256],
         [0],
         classes,
+        true,
       );
   }
 }
@@ -165,7 +176,7 @@ export function modelConfig(o: ModelConfigOptions): ModelConfig {
   if (!TASKS.includes(o.task)) throw new ModelConfigError(`unknown task '${o.task}'; choose one of ${TASKS.join(', ')}`);
   const grid = { ...DEFAULT_GRID, ...o.grid };
   const classes = taskClasses(o.task);
-  const transform = o.transform ?? (o.architecture === 'compact' ? 'log' : 'none');
+  const transform = o.transform ?? (o.architecture === 'compact' || o.architecture === 'npcnn-bn' ? 'log' : 'none');
   return {
     schema: MODEL_SCHEMA,
     version: MODEL_SCHEMA_VERSION,
@@ -233,6 +244,11 @@ export function validateModelConfig(raw: unknown, where: string): ModelConfig {
         break;
       case 'dropout':
         if (!(l.p >= 0 && l.p < 1)) bad(`${at}: p must be in [0, 1)`);
+        break;
+      case 'batchnorm1d':
+        if (l.features !== shape[0] || (l.momentum !== undefined && !(l.momentum >= 0 && l.momentum <= 1)) || (l.eps !== undefined && !(l.eps > 0))) {
+          bad(`${at}: features must be ${shape[0]}, momentum in [0, 1] and eps > 0`);
+        }
         break;
       case 'relu':
         break;

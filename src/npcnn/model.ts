@@ -2,13 +2,14 @@
 // (named as in a PyTorch nn.Sequential state_dict: "<index>.weight", "<index>.bias"), PyTorch's
 // default initialisation, the input transform, and model directories on disk (config.json +
 // weights.safetensors).
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ag from '../engine/autograd.ts';
-import { CONFIG_FILE, loadCheckpoint, saveCheckpoint, CheckpointError } from '../engine/checkpoint.ts';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
 import type { Engine } from '../engine/engine.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensorData } from '../engine/safetensors.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { ModelConfigError, validateModelConfig, windowOutput, type LayerSpec, type ModelConfig } from './config.ts';
 
@@ -21,13 +22,19 @@ export class ModelLoadError extends Error {
 export interface ForwardContext {
   /** Dropout active (training) or the identity (evaluation). */
   training: boolean;
-  /** Distinct per optimizer step and micro-batch, so every dropout mask is new. */
+  /** The optimizer step: every step draws new dropout masks. */
   dropoutStep?: number;
+  /**
+   * Row of the whole batch where this micro-batch starts: its dropout masks are those rows of
+   * the whole batch's masks, so accumulated micro-batches equal one pass.
+   */
+  rowOffset?: number;
 }
 
 type Layer = (x: ag.Variable, ctx: ForwardContext) => ag.Variable;
 
-function buildLayer(spec: LayerSpec, index: number, params: Parameters, random: () => number, seed: number): Layer {
+function buildLayer(spec: LayerSpec, index: number, model: Model, random: () => number, seed: number): Layer {
+  const params = model.params;
   switch (spec.type) {
     case 'conv1d': {
       // PyTorch: kaiming_uniform(a = sqrt(5)) gives bound 1/sqrt(fan_in) for the weight, and the bias the same.
@@ -51,13 +58,28 @@ function buildLayer(spec: LayerSpec, index: number, params: Parameters, random: 
     case 'dropout': {
       // The dropout kernel hashes (seed, step) itself; distinct seeds per layer are enough.
       const layerSeed = (seed + Math.imul(index + 1, 0x9e3779b1)) >>> 0;
-      return (x, ctx) => ag.dropout(x, { p: spec.p, seed: layerSeed, step: (ctx.dropoutStep ?? 0) >>> 0, training: ctx.training });
+      return (x, ctx) =>
+        ag.dropout(x, { p: spec.p, seed: layerSeed, step: (ctx.dropoutStep ?? 0) >>> 0, training: ctx.training, offset: (ctx.rowOffset ?? 0) * (x.data.size / x.shape[0]!) });
+    }
+    case 'batchnorm1d': {
+      // PyTorch: weight (gamma) 1, bias (beta) 0, running mean 0, running variance 1.
+      const gamma = params.create(`${index}.weight`, [spec.features], new Float32Array(spec.features).fill(1));
+      const beta = params.zeros(`${index}.bias`, [spec.features]);
+      const running = model.addBatchNormState(index, spec.features);
+      return (x, ctx) => {
+        if (ctx.training) model.batchesTracked.set(index, (model.batchesTracked.get(index) ?? 0) + 1);
+        return ag.batchNorm1d(x, gamma, beta, running, { training: ctx.training, momentum: spec.momentum, eps: spec.eps });
+      };
     }
   }
 }
 
 export class Model {
   readonly params: Parameters;
+  /** Running statistics of the BatchNorm layers by state_dict name (not trained by gradients). */
+  readonly buffers = new Map<string, Tensor<'f32'>>();
+  /** BatchNorm layer index -> training batches seen (PyTorch's num_batches_tracked). */
+  readonly batchesTracked = new Map<number, number>();
   private readonly layers: Layer[];
 
   constructor(
@@ -76,7 +98,51 @@ export class Model {
     });
     this.params = new Parameters(engine);
     const random = seededRandom(config.seed);
-    this.layers = config.layers.map((spec, i) => buildLayer(spec, i, this.params, random, config.seed));
+    this.layers = config.layers.map((spec, i) => buildLayer(spec, i, this, random, config.seed));
+  }
+
+  /** @internal Creates a BatchNorm layer's running statistics (mean 0, variance 1). */
+  addBatchNormState(index: number, features: number): { runningMean: Tensor<'f32'>; runningVar: Tensor<'f32'> } {
+    const runningMean = this.engine.zeros([features]);
+    const runningVar = this.engine.tensor(new Float32Array(features).fill(1), [features]);
+    this.buffers.set(`${index}.running_mean`, runningMean);
+    this.buffers.set(`${index}.running_var`, runningVar);
+    this.batchesTracked.set(index, 0);
+    return { runningMean, runningVar };
+  }
+
+  /**
+   * Every tensor of the state_dict: parameters, running statistics and num_batches_tracked
+   * (stored as float32; PyTorch's load_state_dict copies it into its int64 buffer).
+   */
+  async stateTensors(): Promise<[string, NamedTensorData][]> {
+    const out: [string, NamedTensorData][] = [];
+    for (const p of this.params) out.push([p.name, { shape: [...p.data.shape], data: await p.data.read() }]);
+    for (const [name, t] of this.buffers) out.push([name, { shape: [...t.shape], data: (await t.read()) as Float32Array }]);
+    for (const [i, n] of this.batchesTracked) out.push([`${i}.num_batches_tracked`, { shape: [], data: Float32Array.of(n) }]);
+    return out;
+  }
+
+  /**
+   * Loads a state_dict: every tensor the model has must be there with its shape, and (strict)
+   * nothing else. `where` names the file in errors. Nothing is written unless all match.
+   */
+  loadState(tensors: Map<string, NamedTensorData>, where: string, strict = true): void {
+    const want = new Map<string, readonly number[]>();
+    for (const p of this.params) want.set(p.name, p.data.shape);
+    for (const [name, t] of this.buffers) want.set(name, t.shape);
+    for (const i of this.batchesTracked.keys()) want.set(`${i}.num_batches_tracked`, []);
+    for (const [name, shape] of want) {
+      const t = tensors.get(name);
+      if (!t) throw new ModelLoadError(`${where} has no tensor "${name}" (the model needs it with shape [${shape.join(', ')}]); was it saved from another model?`);
+      if (t.shape.join() !== shape.join()) throw new ModelLoadError(`${where}: tensor "${name}" has shape [${t.shape.join(', ')}] but the model expects [${shape.join(', ')}]; check that config.json matches the weights`);
+    }
+    if (strict) {
+      for (const name of tensors.keys()) if (!want.has(name)) throw new ModelLoadError(`${where} has a tensor "${name}" that the model does not have; it was saved from another model`);
+    }
+    for (const p of this.params) this.engine.write(p.data, tensors.get(p.name)!.data);
+    for (const [name, t] of this.buffers) this.engine.write(t, tensors.get(name)!.data);
+    for (const i of this.batchesTracked.keys()) this.batchesTracked.set(i, tensors.get(`${i}.num_batches_tracked`)!.data[0]!);
   }
 
   get classes(): string[] {
@@ -129,6 +195,8 @@ export class Model {
 
   dispose(): void {
     this.params.dispose();
+    for (const t of this.buffers.values()) t.dispose();
+    this.buffers.clear();
   }
 }
 
@@ -139,38 +207,60 @@ export function createModel(engine: Engine, config: ModelConfig): Model {
 
 /** Writes the model directory (config.json + weights.safetensors, each replaced atomically). */
 export async function saveModel(dir: string, model: Model, metadata: Record<string, string> = {}): Promise<void> {
-  await saveCheckpoint(dir, model.params, model.config, metadata);
+  // "format": "pt" is what PyTorch-side safetensors loaders expect to find.
+  const bytes = encodeSafetensors(await model.stateTensors(), { format: 'pt', ...metadata });
+  await mkdir(dir, { recursive: true });
+  await writeAtomically(join(dir, WEIGHTS_FILE), bytes);
+  await writeAtomically(join(dir, CONFIG_FILE), `${JSON.stringify(model.config, null, 2)}\n`);
+}
+
+/** Writes a file under a temporary name, then renames it: readers see the old or the new file, never a part. */
+export async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+async function readModelFile(dir: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(join(dir, file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelLoadError(
+      code === 'ENOENT' ? `${dir} is not a model directory (no ${file}); a model directory holds ${CONFIG_FILE} and ${WEIGHTS_FILE}` : `cannot read ${join(dir, file)}: ${(e as Error).message}`,
+    );
+  }
 }
 
 /** Reads a model directory written by saveModel (or by training). */
 export async function loadModel(engine: Engine, dir: string): Promise<Model> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, CONFIG_FILE), 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelLoadError(
-      code === 'ENOENT' ? `${dir} is not a model directory (no ${CONFIG_FILE}); a model directory holds ${CONFIG_FILE} and weights.safetensors` : `cannot read ${join(dir, CONFIG_FILE)}: ${(e as Error).message}`,
-    );
-  }
+  const text = (await readModelFile(dir, CONFIG_FILE)).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
     throw new ModelLoadError(`${join(dir, CONFIG_FILE)} is not valid JSON (${(e as Error).message}); the file is damaged`);
   }
-  let model: Model;
+  let config: ModelConfig;
   try {
-    model = new Model(engine, validateModelConfig(raw, join(dir, CONFIG_FILE)));
+    config = validateModelConfig(raw, join(dir, CONFIG_FILE));
   } catch (e) {
     if (e instanceof ModelConfigError) throw new ModelLoadError(e.message);
     throw e;
   }
+  const bytes = await readModelFile(dir, WEIGHTS_FILE);
+  let tensors: Map<string, NamedTensorData>;
   try {
-    await loadCheckpoint(dir, { into: model.params });
+    tensors = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).tensors;
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new ModelLoadError(`${join(dir, WEIGHTS_FILE)}: ${e.message}`);
+    throw e;
+  }
+  const model = new Model(engine, config);
+  try {
+    model.loadState(tensors, join(dir, WEIGHTS_FILE));
   } catch (e) {
     model.dispose();
-    if (e instanceof CheckpointError) throw new ModelLoadError(e.message);
     throw e;
   }
   return model;

@@ -7,14 +7,14 @@
 //   log.jsonl                one JSON object per step and validation, up to the last checkpoint
 //   curves.svg               loss and accuracy against patterns seen
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AdamW } from '../engine/parameters.ts';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensorData } from '../engine/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../engine/safetensors.ts';
 import { curvesSvg } from '../plot/curves-svg.ts';
 import type { ModelConfig } from './config.ts';
 import type { Model } from './model.ts';
-import { saveModel } from './model.ts';
+import { saveModel, writeAtomically } from './model.ts';
 
 export const RUN_FILES = ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg'];
 const RUN_SCHEMA = 'xrd-npcnn/run';
@@ -73,17 +73,10 @@ export function readRunFile<O>(dir: string): RunFile<O> {
   }
 }
 
-async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 /** Writes the checkpoint, then the model directory files, run.json, the log and the curves. */
 export async function saveRun<O>(dir: string, run: RunFile<O>, model: Model, optimizer: AdamW, state: TrainState, log: object[]): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const tensors: [string, NamedTensorData][] = [];
-  for (const p of model.params) tensors.push([p.name, { shape: [...p.data.shape], data: await p.data.read() }]);
+  const tensors = await model.stateTensors();
   const steps: Record<string, number> = {};
   for (const s of optimizer.momentState()) {
     const shape = [...s.m.shape];
@@ -129,13 +122,11 @@ export async function loadRun(dir: string, model: Model, optimizer: AdamW): Prom
   } catch {
     throw new RunDirectoryError(`${path} has no training state in its metadata; it was not written by 'xrd train'`);
   }
-  for (const p of model.params) {
-    const t = tensors.get(p.name);
-    if (!t || t.shape.join() !== p.data.shape.join()) {
-      throw new RunDirectoryError(`${path}: tensor ${p.name} is ${t ? `[${t.shape}]` : 'missing'}, the model needs [${p.data.shape}]; the checkpoint is from another model`);
-    }
+  try {
+    model.loadState(tensors, path, false);
+  } catch (e) {
+    throw new RunDirectoryError(`${(e as Error).message}`);
   }
-  for (const p of model.params) model.engine.write(p.data, tensors.get(p.name)!.data);
   const moments = Object.entries(steps.perParameter).map(([name, t]) => {
     const m = tensors.get(`optimizer.m.${name}`);
     const v = tensors.get(`optimizer.v.${name}`);

@@ -162,19 +162,20 @@ export interface PendingBatch {
 
 /**
  * Forward and backward passes over a prepared batch in the given micro-batches ([from, to) row
- * ranges), adding into the parameters' gradients those of the whole batch's mean loss. The GPU
- * work is submitted before this returns; read() waits for the numbers.
+ * ranges), adding into the parameters' gradients those of the whole batch's mean loss (exactly,
+ * dropout included; BatchNorm normalises each pass with its own statistics, as gradient
+ * accumulation in PyTorch does). The GPU work is submitted before this returns; read() waits.
  */
 export function accumulateGradients(model: Model, source: TrainingSource, batch: PreparedBatch, labels: Int32Array, parts: [number, number][], dropoutStep: number): PendingBatch {
   const { engine } = model;
   const n = labels.length;
   const losses: ag.Loss[] = [];
   const preds: Tensor<'i32'>[] = [];
-  parts.forEach(([from, to], c) => {
+  parts.forEach(([from, to]) => {
     const patterns = source.render(batch, from, to);
     const input = model.prepareInput(patterns);
     patterns.dispose();
-    const logits = model.forward(ag.variable(input), { training: true, dropoutStep: (dropoutStep + c) >>> 0 });
+    const logits = model.forward(ag.variable(input), { training: true, dropoutStep, rowOffset: from });
     preds.push(argmax(engine, logits.data));
     const loss = ag.softmaxCrossEntropy(logits, labels.subarray(from, to), { gradScale: (to - from) / n }).keep();
     loss.backward();
@@ -307,7 +308,7 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
       const t0 = performance.now();
       const batch = next!;
       const labels = labelsOf(batch, config.task);
-      const pending = accumulateGradients(model, source, batch, labels, parts, (state.step * parts.length) >>> 0);
+      const pending = accumulateGradients(model, source, batch, labels, parts, state.step);
       // CPU work for the next batch while the GPU runs this one.
       next = state.step + 1 < options.steps ? source.prepare(state.step + 1, options.batch) : null;
       const { lossSum, correct, gradNorm } = await pending.read();
@@ -331,7 +332,7 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
       log.push(stepEvent);
       yield stepEvent;
       const last = state.step === options.steps;
-      if (options.validateEvery > 0 && (state.step % options.validateEvery === 0 || last)) yield* await validate();
+      if (last || (options.validateEvery > 0 && state.step % options.validateEvery === 0)) yield* await validate();
       const aborted = o.signal?.aborted ?? false;
       if (state.step % options.checkpointEvery === 0 || last || aborted) yield await checkpoint();
       if (aborted && !last) {

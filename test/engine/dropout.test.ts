@@ -73,6 +73,17 @@ describe('dropout', () => {
     }
   });
 
+  it('an offset gives the rows of the whole mask: two halves with offsets equal the mask of the whole', async () => {
+    const base = { p: 0.3, seed: 42, step: 5, training: true };
+    const whole = await mask(N, base);
+    const half = N / 2;
+    const first = await mask(half, base);
+    const second = await mask(half, { ...base, offset: half });
+    expect(Buffer.compare(Buffer.from(whole.subarray(0, half)), Buffer.from(first))).toBe(0);
+    expect(Buffer.compare(Buffer.from(whole.subarray(half)), Buffer.from(second))).toBe(0);
+    expect(Buffer.compare(Buffer.from(second), Buffer.from(dropoutMaskRef(half, 0.3, 42, 5, half)))).toBe(0);
+  });
+
   it('keeps a fraction 1-p of 1e6 elements, independently of neighbours, and preserves the mean', async () => {
     for (const p of [0.3, 0.5, 0.9]) {
       const m = await mask(N, { p, seed: 7, step: 1000, training: true });

@@ -23,10 +23,17 @@ export interface DropoutParams {
   step: number;
   /** When false the op is the identity (evaluation mode). */
   training: boolean;
+  /**
+   * Mask index of element 0 (default 0): a micro-batch starting at row r of a batch with F
+   * features per row passes r * F and gets exactly the rows of the whole batch's mask.
+   */
+  offset?: number;
 }
 
 function checkParams(op: string, params: DropoutParams): void {
   const { p, seed, step } = params;
+  const offset = params.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0 || offset > 0xffffffff) throw new ValueError(`${op}: offset must be an integer in 0..4294967295, got ${offset}`);
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
     throw new ValueError(`${op}: p must be in [0, 1), got ${p}; p = 1 drops everything, so leave the layer out instead`);
   }
@@ -49,7 +56,7 @@ function run(engine: Engine, entry: 'forward' | 'backward', input: Tensor, param
   }
   const { k1, k2 } = dropoutKeys(params.seed, params.step);
   launchStreaming(engine, 'dropout', entry, n, (row): Record<string, BindingValue> => {
-    const p = { n, row, threshold: dropoutThreshold(params.p), k1, k2, scale: 1 / (1 - params.p) };
+    const p = { n, row, threshold: dropoutThreshold(params.p), k1, k2, scale: 1 / (1 - params.p), offset: params.offset ?? 0 };
     return entry === 'forward' ? { p, x: input, y: out } : { p, dy: input, dx: out };
   });
   return out;
