@@ -15,6 +15,7 @@ export * from './engine/checkpoint.ts';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './engine/safetensors.ts';
 
 // Raw ops on tensors (forward and backward as separate functions)
+import * as batchNormOps from './engine/ops/batchnorm.ts';
 import * as conv1dOps from './engine/ops/conv1d.ts';
 import * as denseOps from './engine/ops/dense.ts';
 import * as dropoutOps from './engine/ops/dropout.ts';
@@ -24,6 +25,7 @@ import * as poolOps from './engine/ops/pool.ts';
 import * as reduceOps from './engine/ops/reduce.ts';
 import * as softmaxXentOps from './engine/ops/softmax-xent.ts';
 export const ops = {
+  ...batchNormOps,
   ...conv1dOps,
   ...denseOps,
   ...dropoutOps,
@@ -49,3 +51,15 @@ export * from './sim/stream.ts';
 export * from './sim/npy.ts';
 export * from './sim/dataset-writer.ts';
 export * from './plot/pattern-svg.ts';
+
+// Classifier: model configs and directories, training, inference
+export * from './npcnn/config.ts';
+export * from './npcnn/model.ts';
+export * from './npcnn/data.ts';
+export * from './npcnn/schedule.ts';
+export * from './npcnn/train.ts';
+export * from './npcnn/infer.ts';
+export { RunDirectoryError } from './npcnn/run-dir.ts';
+
+// Measured pattern files
+export * from './io/patterns.ts';

@@ -12,7 +12,7 @@
 // Rng(seed/crystals).fork(s); pool slot i before batch b holds the newest id = i (mod poolSize)
 // below poolSize + b * refreshPerBatch; pattern k of batch b draws from Rng(seed/samples).fork(b)
 // .fork(k). A resumed run rebuilds the pool of its batch and continues bit-for-bit.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
@@ -21,7 +21,7 @@ import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsCo
 import { parseNpyHeader } from '../sim/npy.ts';
 import { Rng } from '../sim/random.ts';
 import { gridOf, renderPatterns, type Grid, type PatternSpec } from '../sim/render.ts';
-import { loadCifDirectory } from '../sim/stream.ts';
+import { readCif } from '../sim/cif.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
 
 /** Bad data options or an unusable data source (named, with what to do). */
@@ -93,6 +93,24 @@ export interface TrainingSource {
   close(): void;
 }
 
+/** Every .cif file under dir, subdirectories included, sorted by path. */
+export function cifFilesUnder(dir: string): string[] {
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    entries = readdirSync(dir).sort();
+  } catch (e) {
+    throw new TrainingDataError(`cannot read the CIF directory ${dir}: ${(e as Error).message}`);
+  }
+  const out: string[] = [];
+  for (const name of entries) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...cifFilesUnder(path));
+    else if (name.toLowerCase().endsWith('.cif')) out.push(path);
+  }
+  return out;
+}
+
 /** Simulated patterns from a pool of synthetic structures and/or CIF directories. */
 export class SimulatedSource implements TrainingSource {
   readonly grid: Grid;
@@ -105,6 +123,8 @@ export class SimulatedSource implements TrainingSource {
   private readonly samplesRoot: Rng;
   private readonly pool: Phase[] = [];
   private readonly cifs: Phase[] = [];
+  /** CIFs of the directories that could not be read, with the reason. */
+  readonly unreadable: string[] = [];
   /** The batch whose pool is loaded (-1: none yet). */
   private poolBatch = -1;
 
@@ -134,14 +154,18 @@ export class SimulatedSource implements TrainingSource {
     this.cifShare = dirs.length ? (options.cifShare ?? 0.5) : 0;
     if (!(this.cifShare >= 0 && this.cifShare <= 1)) throw new TrainingDataError(`cifShare must be in [0, 1], got ${this.cifShare}`);
     for (const dir of dirs) {
-      for (const { file, crystal } of loadCifDirectory(dir)) {
+      const files = cifFilesUnder(dir);
+      if (files.length === 0) throw new TrainingDataError(`${dir} holds no .cif files (searched its subdirectories too)`);
+      for (const file of files) {
         try {
-          this.cifs.push(preparePhase(crystal, { grid: this.grid, config: this.config }));
+          this.cifs.push(preparePhase(readCif(file), { grid: this.grid, config: this.config }));
         } catch (e) {
-          throw new TrainingDataError(`${file}: ${(e as Error).message}`);
+          // A library of hundreds of CIFs may hold a few this reader cannot use: they are listed, not fatal.
+          this.unreadable.push(`${file} (${(e as Error).message.split('\n')[0]})`);
         }
       }
     }
+    if (dirs.length && this.cifs.length === 0) throw new TrainingDataError(`no CIF in ${dirs.join(', ')} could be read: ${this.unreadable.slice(0, 3).join('; ')}`);
     this.crystalsRoot = new Rng(`${seed}/crystals`);
     this.samplesRoot = new Rng(`${seed}/samples`);
   }
@@ -149,7 +173,10 @@ export class SimulatedSource implements TrainingSource {
   describe(): string {
     const parts = [];
     if (this.cifShare < 1) parts.push(`synthetic crystals (pool ${this.poolSize}, ${this.refresh} new per batch)`);
-    if (this.cifShare > 0) parts.push(`${this.cifs.length} CIF structures (${Math.round(this.cifShare * 100)} % of patterns)`);
+    if (this.cifShare > 0) {
+      const skipped = this.unreadable.length ? `; ${this.unreadable.length} unreadable CIFs left out: ${this.unreadable.join(', ')}` : '';
+      parts.push(`${this.cifs.length} CIF structures (${Math.round(this.cifShare * 100)} % of patterns${skipped})`);
+    }
     return parts.join(' + ');
   }
 
@@ -230,8 +257,10 @@ interface DatasetJson {
 }
 
 /**
- * Rows of a dataset written by `xrd synth` (patterns.npy, labels.json), drawn uniformly with
- * replacement; rows are read from disk on demand, so datasets larger than memory work.
+ * Rows of a dataset written by `xrd synth` (patterns.npy, labels.json); rows are read from disk
+ * on demand, so datasets larger than memory work. The last `holdout` rows are kept apart: the
+ * 'train' part draws uniformly with replacement from the others, the 'holdout' part gives the
+ * held-out rows in order (for validation).
  */
 export class DatasetSource implements TrainingSource {
   readonly grid: Grid;
@@ -241,10 +270,14 @@ export class DatasetSource implements TrainingSource {
   private readonly labels: { sg: Int32Array; cs: Int32Array };
   private readonly samplesRoot: Rng;
 
+  private readonly trainRows: number;
+
   constructor(
     private readonly engine: Engine,
     private readonly dir: string,
     seed: string,
+    private readonly holdout = 0,
+    private readonly part: 'train' | 'holdout' = 'train',
   ) {
     let meta: DatasetJson;
     try {
@@ -293,10 +326,15 @@ export class DatasetSource implements TrainingSource {
     });
     this.labels = { sg, cs };
     this.samplesRoot = new Rng(`${seed}/dataset`);
+    this.trainRows = this.count - holdout;
+    if (this.trainRows < 1) {
+      closeSync(this.fd);
+      throw new TrainingDataError(`${dir} has ${this.count} patterns, too few to hold out ${holdout} for validation; lower --val-size`);
+    }
   }
 
   describe(): string {
-    return `dataset ${this.dir} (${this.count} patterns)`;
+    return `dataset ${this.dir} (${this.trainRows} patterns${this.holdout ? `, ${this.holdout} more held out for validation` : ''})`;
   }
 
   prepare(batch: number, size: number): PreparedBatch {
@@ -306,7 +344,7 @@ export class DatasetSource implements TrainingSource {
     const spaceGroup = new Int32Array(size);
     const crystalSystem = new Int32Array(size);
     for (let k = 0; k < size; k++) {
-      const i = rng.int(0, this.count - 1);
+      const i = this.part === 'holdout' ? this.trainRows + ((batch * size + k) % this.holdout) : rng.int(0, this.trainRows - 1);
       readSync(this.fd, new Uint8Array(rows.buffer, k * P * 4, P * 4), 0, P * 4, this.dataOffset + i * P * 4);
       spaceGroup[k] = this.labels.sg[i]!;
       crystalSystem[k] = this.labels.cs[i]!;
@@ -324,7 +362,10 @@ export class DatasetSource implements TrainingSource {
   }
 }
 
-/** The source DataOptions describe. */
-export function trainingSource(engine: Engine, options: DataOptions, seed: string, grid: Partial<Grid>): TrainingSource {
-  return options.dataset ? new DatasetSource(engine, options.dataset, seed) : new SimulatedSource(engine, options, seed, grid);
+/**
+ * The source DataOptions describe. A dataset keeps its last `holdout` rows apart: the training
+ * part never draws them and the validation part gives exactly them.
+ */
+export function trainingSource(engine: Engine, options: DataOptions, seed: string, grid: Partial<Grid>, holdout = 0, part: 'train' | 'holdout' = 'train'): TrainingSource {
+  return options.dataset ? new DatasetSource(engine, options.dataset, seed, holdout, part) : new SimulatedSource(engine, options, seed, grid);
 }

@@ -123,14 +123,17 @@ interface ValidationSet {
   labels: Int32Array;
 }
 
-/** Held-out simulated patterns: the same source settings with crystals from another seed. */
+/**
+ * Held-out patterns: simulated with the same settings from crystals of another seed, or the
+ * rows a dataset keeps apart.
+ */
 function simulatedValidation(engine: Engine, run: RunFile<RunOptions>, grid: ModelConfig['input']): ValidationSet | null {
   const { options, model } = run;
   if (options.valSize === 0) return null;
-  const source = trainingSource(engine, { ...options.data, refreshPerBatch: 0 }, `${options.seed}/validation`, grid);
+  const source = trainingSource(engine, { ...options.data, refreshPerBatch: 0 }, `${options.seed}/validation`, grid, options.valSize, 'holdout');
   try {
     const prepared = source.prepare(0, options.valSize);
-    return { name: 'simulated (held out)', patterns: source.render(prepared, 0, options.valSize), labels: labelsOf(prepared, model.task) };
+    return { name: options.data.dataset ? 'dataset (held-out rows)' : 'simulated (held out)', patterns: source.render(prepared, 0, options.valSize), labels: labelsOf(prepared, model.task) };
   } finally {
     source.close();
   }
@@ -253,7 +256,7 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
   if (!o.resume) prepareNewRun(o.out, o.overwrite ?? false);
   const config = run.model;
   const grid = config.input;
-  const source: TrainingSource = trainingSource(engine, options.data, String(options.seed), grid);
+  const source: TrainingSource = trainingSource(engine, options.data, String(options.seed), grid, options.valSize, 'train');
   let model: Model | null = null;
   let optimizer: AdamW | null = null;
   const validation: ValidationSet[] = [];

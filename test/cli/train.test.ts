@@ -1,0 +1,89 @@
+// End-to-end tests of `xrd train` as a user runs it: a short run writes a usable run directory,
+// a synth dataset can be the source, Ctrl-C saves a checkpoint that --resume continues, and bad
+// flags or directories stop with one line and the right exit code.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const tmp = mkdtempSync(join(tmpdir(), 'xrd-train-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
+
+function xrd(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 180_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
+}
+
+// small and quick: 8 patterns per step from a pool of 8 crystals
+const QUICK = ['--batch', '8', '--val-size', '8', '--pool', '8', '--refresh', '1', '--preset', 'clean'];
+
+describe('xrd train', () => {
+  it('trains, validates and leaves a run directory that is also a model directory', () => {
+    const r = xrd(['train', '--out', 'run', '--steps', '3', '--validate-every', '2', '--checkpoint-every', '2', ...QUICK]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^trained 3 steps in .*; model, checkpoint, log.jsonl and curves.svg in run/);
+    expect(r.stderr).toMatch(/^training compact \(\d\.\d\dM parameters\) for crystal-system on synthetic crystals/);
+    expect(r.stderr).toMatch(/validation at step 2 on simulated \(held out\): top-1 \d\.\d{3}/);
+    for (const f of ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg']) expect(existsSync(join(tmp, 'run', f))).toBe(true);
+    const log = readFileSync(join(tmp, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number });
+    expect(log.filter((e) => e.type === 'step').map((e) => e.step)).toEqual([1, 2, 3]);
+    expect(log.filter((e) => e.type === 'validation').map((e) => e.step)).toEqual([2, 3]);
+  }, 180_000);
+
+  it('trains on a dataset written by xrd synth, validating on rows it holds out', () => {
+    expect(xrd(['synth', '--count', '20', '-o', 'ds', '--preset', 'clean', '--space-groups', '2,225']).code).toBe(0);
+    const r = xrd(['train', '--dataset', 'ds', '--out', 'from-ds', '--steps', '2', '--batch', '4', '--val-size', '6']);
+    expect(r.stderr).toMatch(/on dataset ds \(14 patterns, 6 more held out for validation\)/);
+    expect(r.stderr).toMatch(/validation at step 2 on dataset \(held-out rows\): .*\(6 patterns\)/);
+    expect(r.code).toBe(0);
+    // a dataset on another grid than the model's
+    expect(xrd(['synth', '--count', '4', '-o', 'coarse', '--preset', 'clean', '--step', '0.02']).code).toBe(0);
+    const bad = xrd(['train', '--dataset', 'coarse', '--out', 'from-coarse', '--steps', '2', '--batch', '2', '--val-size', '1']);
+    expect(bad.stderr).toMatch(/the data's grid \(4250 points from 5 deg, step 0.02, 1.5418 A\) does not match the model's \(8500 points/);
+    expect(bad.code).toBe(2);
+    expect(existsSync(join(tmp, 'from-coarse'))).toBe(false);
+  }, 180_000);
+
+  it('Ctrl-C saves a checkpoint and exits 130; --resume continues to the end', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/xrd.js'), 'train', '--out', 'sig', '--steps', '500', '--checkpoint-every', '1000', ...QUICK], { cwd: tmp });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // interrupt once the first progress line is out
+      if (/step \d+\/500/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/stopped at step (\d+); checkpoint saved in sig; continue with: xrd train --resume sig/);
+    const step = Number(/stopped at step (\d+)/.exec(stderr)![1]);
+    expect(step).toBeLessThan(500);
+    const r = xrd(['train', '--resume', 'sig', '--steps', String(step + 2)]);
+    expect(r.stderr).toMatch(new RegExp(`^resuming sig at step ${step} `));
+    expect(r.stdout).toMatch(new RegExp(`^trained ${step + 2} steps`));
+    expect(r.code).toBe(0);
+  }, 180_000);
+
+  it('bad flags and directories: one line, exit 2 for the command line and 1 for the rest, nothing written', () => {
+    const cases: [string[], number, RegExp][] = [
+      [['train', '--out', 'x', '--arch', 'resnet'], 2, /--arch must be one of npcnn, npcnn-bn, compact, scnn, mlp, got 'resnet'/],
+      [['train', '--out', 'x', '--steps', '0'], 2, /--steps must be a positive integer, got 0/],
+      [['train', '--out', 'x', '--task', 'bravais'], 2, /--task must be one of crystal-system, space-group/],
+      [['train', '--steps', '3'], 2, /needs --out DIR/],
+      [['train', '--resume', 'run', '--batch', '4'], 2, /a resumed run keeps its settings; only --steps may change \(remove --batch\)/],
+      [['train', '--resume', 'nothing-here'], 1, /nothing-here has no checkpoint to resume/],
+      [['train', '--out', 'run', '--steps', '2', ...QUICK], 1, /run holds another training run; pass --resume to continue it or --overwrite to replace it/],
+      [['train', '--out', 'x', '--dataset', 'no-such-dataset'], 1, /no-such-dataset is not a dataset written by 'xrd synth'/],
+      [['train', '--out', 'x', '--cif', 'no-such-dir'], 1, /cannot read the CIF directory no-such-dir/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = xrd(args);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.code, args.join(' ')).toBe(code);
+    }
+    expect(existsSync(join(tmp, 'x'))).toBe(false);
+  }, 180_000);
+});
