@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
+import { batchNorm1d, batchNorm1dBackward } from '../src/engine/ops/batchnorm.ts';
 import { conv1d, conv1dBackwardBias, conv1dBackwardInput, conv1dBackwardWeight } from '../src/engine/ops/conv1d.ts';
 import { dense, denseBackwardBias, denseBackwardInput, denseBackwardWeight } from '../src/engine/ops/dense.ts';
 import { dropout, dropoutBackward } from '../src/engine/ops/dropout.ts';
@@ -208,8 +209,22 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
       });
       y = avgPool1d(engine, x, p);
       shape = [shape[0]!, windowOutput(shape[1]!, l.kernel, l.stride)];
+    } else if (l.type === 'batchnorm1d') {
+      const w = model.params.get(`${i}.weight`).data;
+      const b = model.params.get(`${i}.bias`).data;
+      const running = { runningMean: engine.zeros([l.features]), runningVar: engine.zeros([l.features]) };
+      await time(`${name} forward+backward`, () => {
+        const f = batchNorm1d(engine, x, w, b, running, { training: true });
+        const g = batchNorm1dBackward(engine, f.y, x, w, f.stats, true);
+        return [f.y, f.stats, g.dx, g.dgamma, g.dbeta];
+      });
+      const f = batchNorm1d(engine, x, w, b, running, { training: true });
+      f.stats.dispose();
+      running.runningMean.dispose();
+      running.runningVar.dispose();
+      y = f.y;
     } else {
-      y = x.reshape([n, -1]);
+      y = x.reshape([n, -1]); // flatten
     }
     x.dispose();
     x = y;
@@ -236,12 +251,15 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const engine = await createEngine();
   const rows: Row[] = [];
   const profiles: Record<string, OpTime[]> = {};
-  try {
-    for (const arch of args.archs) {
-      for (const batch of args.batches) {
+  let device = '';
+  for (const arch of args.archs) {
+    for (const batch of args.batches) {
+      // a fresh engine per row, so its buffer pool holds only this model's memory
+      const engine = await createEngine();
+      device = engine.info.description;
+      try {
         const model = createModel(engine, modelConfig({ architecture: arch, task: 'crystal-system' }));
         // Structure factors prepared once: the bench measures rendering + training, not crystal making.
         const source = new SimulatedSource(engine, { effects: 'paper', poolSize: 64, refreshPerBatch: 0 }, 'bench', {});
@@ -264,18 +282,21 @@ async function main(): Promise<void> {
         });
         model.dispose();
         source.close();
-        if (!args.json) console.error(`measured ${arch} batch ${batch}`);
+        if (!args.json) {
+          const r = rows.at(-1)!;
+          console.error(`measured ${arch} batch ${batch}: ${r.train_patterns_per_s.toFixed(1)} training / ${r.infer_patterns_per_s.toFixed(1)} inference patterns/s`);
+        }
+      } finally {
+        engine.destroy();
       }
     }
-  } finally {
-    engine.destroy();
   }
   if (args.json) {
-    console.log(JSON.stringify({ device: engine.info.description, rows, profiles }, null, 2));
+    console.log(JSON.stringify({ device, rows, profiles }, null, 2));
     return;
   }
   const f = (v: number | null, d = 1) => (v === null ? '-' : v.toFixed(d));
-  console.log(`device: ${engine.info.description}`);
+  console.log(`device: ${device}`);
   console.log('arch     params   batch (pass)  train/s  torch train/s  ratio  infer/s  torch infer/s  ratio  GPU pool MiB');
   for (const r of rows) {
     console.log(
