@@ -59,6 +59,8 @@ export * from './npcnn/data.ts';
 export * from './npcnn/schedule.ts';
 export * from './npcnn/train.ts';
 export * from './npcnn/infer.ts';
+export * from './npcnn/predict.ts';
+export * from './npcnn/metrics.ts';
 export { RunDirectoryError } from './npcnn/run-dir.ts';
 
 // Measured pattern files

@@ -10,6 +10,7 @@ import type { ProgressStream } from './progress.ts';
 import { simulateCommand } from './simulate.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
+import { evalCommand, predictCommand } from './predict.ts';
 
 export interface CliIO {
   stdout: ProgressStream;
@@ -28,7 +29,7 @@ export interface Command {
   run(args: ParsedArgs, io: CliIO): Promise<void | number>;
 }
 
-const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand];
+const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, predictCommand, evalCommand];
 
 const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' };
 const DEBUG_FLAG: FlagSpec = { name: 'debug', type: 'boolean', description: 'show stack traces of errors' };

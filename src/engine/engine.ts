@@ -160,6 +160,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   return new Engine(gpu, device, engineInfo, source, variants, options.maxDispatchesPerSubmit ?? 512, wait);
 }
 
+/**
+ * The next wait estimate (ms) after a wait of `took` ms that began with a sleep of `slept` ms.
+ * Work that was already done when the sleep ended only shows it took at most that long, so the
+ * estimate halves; a wait far longer than expected (a paused process, a busy machine) counts as
+ * at most 3x the estimate. Otherwise a moving average. Without these two rules one long wait
+ * kept every later wait sleeping about as long (the sleep itself sustained the estimate).
+ */
+export function nextEstimate(estimate: number | undefined, took: number, slept: number): number {
+  if (estimate === undefined) return took;
+  if (slept > 0 && took - slept < 2) return 0.5 * estimate;
+  return 0.6 * estimate + 0.4 * Math.min(took, 3 * estimate);
+}
+
 export class Engine {
   readonly pool: BufferPool;
   private kernels = new Map<string, KernelModule>();
@@ -537,13 +550,15 @@ export class Engine {
     this.dispatchesSinceWait = 0;
     const t0 = performance.now();
     const estimate = this.waitEstimates.get(key);
+    let slept = 0;
     // Copies and readbacks alone are short: only kernel work is worth sleeping through.
     if (this.waitStrategy === 'sleep' && dispatches > 0 && estimate !== undefined && estimate > 2) {
-      await new Promise((r) => setTimeout(r, estimate * 0.85));
+      slept = estimate * 0.85;
+      await new Promise((r) => setTimeout(r, slept));
     }
     const result = await start();
     const took = performance.now() - t0;
-    this.waitEstimates.set(key, estimate === undefined ? took : 0.6 * estimate + 0.4 * took);
+    this.waitEstimates.set(key, nextEstimate(estimate, took, slept));
     if (this.waitEstimates.size > 4096) this.waitEstimates.clear();
     return result;
   }

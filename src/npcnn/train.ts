@@ -13,7 +13,7 @@ import { addInto } from '../engine/ops/elementwise.ts';
 import { argmax, sumSquares } from '../engine/ops/reduce.ts';
 import { AdamW } from '../engine/parameters.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { patternOnGrid, readLabelledDirectory } from '../io/patterns.ts';
+import { readLabelledDirectory, toModelGrid } from '../io/patterns.ts';
 import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
 import { ARCHITECTURES, modelConfig, TASKS, type Architecture, type ModelConfig, type Task } from './config.ts';
 import { trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
@@ -145,10 +145,7 @@ function directoryValidation(engine: Engine, dir: string, config: ModelConfig): 
   const rows = new Float32Array(files.length * grid.points);
   const labels = new Int32Array(files.length);
   files.forEach((f, i) => {
-    if (f.wavelength !== null && Math.abs(f.wavelength - grid.wavelength) > 1e-3) {
-      throw new TrainOptionsError(`${f.file} was measured at ${f.wavelength} A but the model's grid is for ${grid.wavelength} A; convert it first`);
-    }
-    rows.set(patternOnGrid(f, grid), i * grid.points);
+    rows.set(toModelGrid(f, grid).values, i * grid.points);
     if (config.task === 'space-group') {
       if (f.spaceGroup === null) throw new TrainOptionsError(`${f.file} has no space_group header, which the space-group task needs`);
       labels[i] = f.spaceGroup - 1;

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketSize } from '../../src/engine/buffer-pool.ts';
-import { createEngine, type Engine } from '../../src/engine/engine.ts';
+import { nextEstimate, createEngine, type Engine } from '../../src/engine/engine.ts';
 import { EngineDestroyedError, KernelError, NoAdapterError, ShapeError } from '../../src/engine/errors.ts';
 import { nodeKernelSource } from '../../src/engine/node-gpu.ts';
 
@@ -200,6 +200,18 @@ describe('tensors and the buffer pool', () => {
     expect(bucketSize(1e6) / 1e6).toBeLessThan(1.26);
   });
 
+  it('copyRange copies a slice between tensors and refuses ranges past the end', async () => {
+    const src = engine.tensor(Float32Array.from({ length: 10 }, (_, i) => i), [2, 5]);
+    const dst = engine.zeros([6]);
+    engine.copyRange(src, 3, dst, 1, 4);
+    expect(Array.from(await dst.read())).toEqual([0, 3, 4, 5, 6, 0]);
+    expect(() => engine.copyRange(src, 8, dst, 0, 3)).toThrow(/run past the end/);
+    expect(() => engine.copyRange(src, 0, dst, 4, 3)).toThrow(/run past the end/);
+    expect(() => engine.copyRange(src, -1, dst, 0, 1)).toThrow(/srcStart must be an integer >= 0/);
+    src.dispose();
+    dst.dispose();
+  });
+
   it('reuses a released buffer only after the submit that used it', async () => {
     const x = engine.tensor(new Float32Array(1000).fill(1), [1000]);
     const y = scale(x, 3); // recorded, not submitted
@@ -252,6 +264,18 @@ describe('waiting for the GPU', () => {
       y.dispose();
     }
     e.destroy();
+  });
+
+  it('wait estimates recover from one long wait (a paused process) instead of sustaining it', () => {
+    // work ready as soon as the sleep ended: the estimate halves, whatever it was
+    let est = 60_000;
+    for (let i = 0; i < 12; i++) est = nextEstimate(est, est * 0.85 + 0.5, est * 0.85);
+    expect(est).toBeLessThan(60_000 / 2 ** 11);
+    // a wait 1000x longer than expected moves the estimate by at most 3x
+    expect(nextEstimate(10, 10_000, 0)).toBeLessThanOrEqual(0.6 * 10 + 0.4 * 30);
+    // ordinary waits: a moving average
+    expect(nextEstimate(10, 20, 0)).toBeCloseTo(14);
+    expect(nextEstimate(undefined, 7, 0)).toBe(7);
   });
 });
 

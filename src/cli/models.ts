@@ -1,0 +1,48 @@
+// Model arguments shared by predict and eval: `--model DIR[,DIR]`, defaulting to the shipped
+// models, and pattern file arguments (files or directories).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Engine } from '../engine/engine.ts';
+import { PATTERN_EXTENSIONS } from '../io/patterns.ts';
+import { loadModel, type Model } from '../npcnn/model.ts';
+import { InputError, UsageError } from './args.ts';
+
+/** The models shipped in the repository, in the order predict reports them. */
+export const SHIPPED_MODELS = ['crystal-system', 'space-group'].map((n) => join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', n));
+
+/** Loads --model (comma-separated directories) or, without it, the shipped models that exist. */
+export async function loadModels(engine: Engine, flag: string | undefined): Promise<Model[]> {
+  const dirs = flag ? flag.split(',').filter((d) => d) : SHIPPED_MODELS.filter((d) => existsSync(join(d, 'config.json')));
+  if (dirs.length === 0) throw new UsageError('no model given and none is shipped in models/; pass --model DIR (a directory with config.json and weights.safetensors, e.g. a run of xrd train)');
+  const models: Model[] = [];
+  try {
+    for (const d of dirs) models.push(await loadModel(engine, d));
+  } catch (e) {
+    for (const m of models) m.dispose();
+    throw e;
+  }
+  return models;
+}
+
+/** Pattern files from arguments: files as given, directories expanded (sorted, not recursive). */
+export function patternFiles(args: string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    let st;
+    try {
+      st = statSync(a);
+    } catch {
+      throw new InputError(`${a} does not exist`);
+    }
+    if (st.isDirectory()) {
+      const found = readdirSync(a)
+        .filter((n) => PATTERN_EXTENSIONS.some((e) => n.toLowerCase().endsWith(e)))
+        .sort()
+        .map((n) => join(a, n));
+      if (found.length === 0) throw new InputError(`${a} holds no pattern files (${PATTERN_EXTENSIONS.join(', ')})`);
+      out.push(...found);
+    } else out.push(a);
+  }
+  return out;
+}

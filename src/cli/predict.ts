@@ -1,0 +1,247 @@
+// `xrd predict` and `xrd eval`: classify pattern files with one or more models; score a model on
+// a labelled directory. Thin over npcnn/predict.ts and npcnn/metrics.ts.
+import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from '../sim/crystal.ts';
+import type { Metrics } from '../npcnn/metrics.ts';
+import type { FileFailure, FilePrediction, RankedClass } from '../npcnn/predict.ts';
+import { UsageError } from './args.ts';
+import type { CliIO, Command } from './main.ts';
+import { loadModels, patternFiles } from './models.ts';
+import { Progress } from './progress.ts';
+
+const MODEL_FLAG = { name: 'model', alias: 'm', type: 'string', value: 'DIR[,DIR]', description: 'model directories (default: the shipped models in models/)' } as const;
+const WAVELENGTH_FLAG = { name: 'wavelength', type: 'number', value: 'A', description: "X-ray wavelength of files whose header gives none (default: the model's, Cu K-alpha 1.5418)" } as const;
+
+interface FileResult {
+  file: string;
+  crystal_system?: { label: string; probability: number; top: RankedClass[]; derived?: boolean };
+  space_group?: { number: number; symbol: string; probability: number; top: RankedClass[] };
+  coverage?: { from: number; to: number; fraction: number };
+  error?: string;
+}
+
+/** Crystal-system probabilities implied by space-group ones (sums over each system's groups). */
+function systemsFromGroups(top: RankedClass[]): RankedClass[] {
+  const sums = new Map<string, number>();
+  for (const r of top) {
+    const s = crystalSystemOf(Number(r.label));
+    sums.set(s, (sums.get(s) ?? 0) + r.probability);
+  }
+  return [...sums].map(([label, probability]) => ({ label, probability })).sort((a, b) => b.probability - a.probability);
+}
+
+function pct(p: number): string {
+  return `${(100 * p).toFixed(1)}%`;
+}
+
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'classify pattern files: crystal system and space group with probabilities',
+  usage: 'xrd predict [--model DIR[,DIR]] FILES|DIRS... [--json | --csv] [--top K] [--wavelength A]',
+  description: [
+    'Reads two-column pattern files (XY, XYE, CSV, TXT; `#` headers such as RRUFF\'s, a wavelength',
+    'from a `# wavelength: 1.5406` header or --wavelength), moves them onto the model\'s grid',
+    '(5-89.99 deg at Cu K-alpha; other anodes through d-spacings), scales the maximum to 1 and',
+    'classifies them in batches on the GPU. A file that cannot be read is reported with its reason',
+    'and the others go on; the exit code is 0 only if every file was classified. With a space-group',
+    'model alone, crystal-system probabilities are the sums over each system\'s groups.',
+  ].join('\n'),
+  flags: [
+    MODEL_FLAG,
+    { name: 'json', type: 'boolean', description: 'one JSON array on stdout' },
+    { name: 'csv', type: 'boolean', description: 'CSV on stdout (one row per file)' },
+    { name: 'top', type: 'int', value: 'K', description: 'classes listed per file', default: 5 },
+    WAVELENGTH_FLAG,
+    { name: 'batch', type: 'int', value: 'N', description: 'files per GPU batch', default: 64 },
+  ],
+  examples: ['xrd predict --model runs/cs-compact pattern.xy', 'xrd predict --model models/space-group patterns/ --json > predictions.json'],
+  async run(args, io: CliIO) {
+    const { flags: f, positionals } = args;
+    if (positionals.length === 0) throw new UsageError("xrd predict needs pattern files or directories; see 'xrd predict --help'");
+    if (f.json && f.csv) throw new UsageError('give --json or --csv, not both');
+    const top = f.top as number;
+    if (!(top >= 1)) throw new UsageError(`--top must be at least 1, got ${top}`);
+    const batch = f.batch as number;
+    if (!(batch >= 1)) throw new UsageError(`--batch must be at least 1, got ${batch}`);
+    const wavelength = f.wavelength as number | undefined;
+    if (wavelength !== undefined && !(wavelength > 0)) throw new UsageError(`--wavelength must be a positive number of angstrom, got ${wavelength}`);
+    const files = patternFiles(positionals);
+    const { createEngine } = await import('../engine/engine.ts');
+    const { predictFiles } = await import('../npcnn/predict.ts');
+    const engine = await createEngine();
+    const results = new Map<string, FileResult>(files.map((file) => [file, { file }]));
+    try {
+      const models = await loadModels(engine, f.model as string | undefined);
+      try {
+        for (const model of models) {
+          const progress = new Progress(`${model.config.task}`, files.length, io.stderr, 'files');
+          let done = 0;
+          const r = await predictFiles(model, files, {
+            top: model.config.task === 'space-group' ? Math.max(top, 230) : Math.max(top, 7),
+            wavelength,
+            batch,
+            onProgress: (d) => {
+              progress.tick(d - done);
+              done = d;
+            },
+          });
+          progress.finish();
+          record(results, model.config.task, r.predictions, r.failures, top);
+        }
+      } finally {
+        for (const m of models) m.dispose();
+      }
+    } finally {
+      engine.destroy();
+    }
+    const rows = [...results.values()];
+    if (f.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else if (f.csv) io.stdout.write(csv(rows, top));
+    else io.stdout.write(table(rows));
+    const failed = rows.filter((r) => r.error).length;
+    if (failed && !f.json && !f.csv) io.stderr.write(`xrd: ${failed} of ${rows.length} files could not be classified (reasons above)\n`);
+    return failed ? 1 : 0;
+  },
+};
+
+function record(results: Map<string, FileResult>, task: string, predictions: FilePrediction[], failures: FileFailure[], k: number): void {
+  for (const x of failures) results.get(x.file)!.error = x.error;
+  for (const p of predictions) {
+    const r = results.get(p.file)!;
+    r.coverage = { from: round(p.coverage.from, 2), to: round(p.coverage.to, 2), fraction: round(p.coverage.fraction, 4) };
+    if (task === 'space-group') {
+      const best = p.top[0]!;
+      r.space_group = { number: Number(best.label), symbol: best.symbol!, probability: best.probability, top: p.top.slice(0, k) };
+      if (!r.crystal_system || r.crystal_system.derived) {
+        const systems = systemsFromGroups(p.top);
+        r.crystal_system = { label: systems[0]!.label, probability: systems[0]!.probability, top: systems.slice(0, k), derived: true };
+      }
+    } else {
+      r.crystal_system = { label: p.top[0]!.label, probability: p.top[0]!.probability, top: p.top.slice(0, k) };
+    }
+  }
+}
+
+function round(v: number, d: number): number {
+  return Number(v.toFixed(d));
+}
+
+function table(rows: FileResult[]): string {
+  const lines = rows.map((r) => {
+    if (r.error) return [r.file, `error: ${r.error}`, '', ''];
+    const cs = r.crystal_system ? `${r.crystal_system.label} ${pct(r.crystal_system.probability)}` : '-';
+    const sg = r.space_group ? `${r.space_group.number} ${r.space_group.symbol} ${pct(r.space_group.probability)}` : '-';
+    const top = (r.space_group?.top ?? r.crystal_system?.top ?? []).map((t) => `${t.symbol ? `${t.label} ${t.symbol}` : t.label} ${pct(t.probability)}`).join(', ');
+    const cov = r.coverage && r.coverage.fraction < 0.999 ? ` (measured ${r.coverage.from}-${r.coverage.to} deg only)` : '';
+    return [r.file + cov, cs, sg, top];
+  });
+  const head = ['file', 'crystal system', 'space group', 'top classes'];
+  const w = head.map((h, i) => Math.max(h.length, ...lines.filter((l) => !l[1]!.startsWith('error')).map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => (l[1]!.startsWith('error') ? `${l[0]!.padEnd(w[0]!)}  ${l[1]}` : l.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c)).join('  '));
+  return [fmt(head), ...lines.map(fmt)].join('\n') + '\n';
+}
+
+function csvCell(s: string | number): string {
+  const t = String(s);
+  return /[",\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+
+function csv(rows: FileResult[], k: number): string {
+  const head = ['file', 'crystal_system', 'crystal_system_probability', 'space_group', 'space_group_symbol', 'space_group_probability'];
+  for (let i = 1; i <= k; i++) head.push(`top${i}`, `top${i}_probability`);
+  head.push('coverage_from', 'coverage_to', 'error');
+  const out = [head.join(',')];
+  for (const r of rows) {
+    const topList = r.space_group?.top ?? r.crystal_system?.top ?? [];
+    const cells: (string | number)[] = [
+      r.file,
+      r.crystal_system?.label ?? '',
+      r.crystal_system?.probability ?? '',
+      r.space_group?.number ?? '',
+      r.space_group?.symbol ?? '',
+      r.space_group?.probability ?? '',
+    ];
+    for (let i = 0; i < k; i++) cells.push(topList[i]?.label ?? '', topList[i]?.probability ?? '');
+    cells.push(r.coverage?.from ?? '', r.coverage?.to ?? '', r.error ?? '');
+    out.push(cells.map(csvCell).join(','));
+  }
+  return out.join('\n') + '\n';
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'score a model on labelled pattern files: top-k, per-class F1, confusion, calibration',
+  usage: 'xrd eval --model DIR FILES|DIRS... [--json]',
+  description: [
+    'Classifies labelled patterns (a `# space_group: N` or `# crystal_system: NAME` header) and',
+    'reports n, top-1/3/5 accuracy, the majority-class baseline, macro-F1, per-class precision,',
+    'recall and F1, the confusion matrix and the expected calibration error (10 bins) with its',
+    'reliability curve. Files that cannot be read are listed and left out of the scores.',
+  ].join('\n'),
+  flags: [MODEL_FLAG, { name: 'json', type: 'boolean', description: 'one JSON object on stdout' }, WAVELENGTH_FLAG],
+  examples: ['xrd eval --model runs/cs-compact ../shared/data/rruff-dev', 'xrd eval --model models/space-group labelled/ --json'],
+  async run(args, io: CliIO) {
+    const { flags: f, positionals } = args;
+    if (positionals.length === 0) throw new UsageError("xrd eval needs labelled pattern files or directories; see 'xrd eval --help'");
+    const files = patternFiles(positionals);
+    const { createEngine } = await import('../engine/engine.ts');
+    const { predictFiles } = await import('../npcnn/predict.ts');
+    const { classificationMetrics } = await import('../npcnn/metrics.ts');
+    const engine = await createEngine();
+    let report: Metrics & { model: object; failures: FileFailure[] };
+    let failures: FileFailure[];
+    try {
+      const models = await loadModels(engine, f.model as string | undefined);
+      const model = models[0]!;
+      for (const m of models.slice(1)) m.dispose();
+      try {
+        const c = model.classes.length;
+        const progress = new Progress('eval', files.length, io.stderr, 'files');
+        let done = 0;
+        const r = await predictFiles(model, files, {
+          top: c,
+          wavelength: f.wavelength as number | undefined,
+          onProgress: (d) => {
+            progress.tick(d - done);
+            done = d;
+          },
+        });
+        progress.finish();
+        failures = r.failures;
+        const labelled = r.predictions.filter((p) => (model.config.task === 'space-group' ? p.truth.spaceGroup !== null : p.truth.crystalSystem !== null));
+        for (const p of r.predictions) if (!labelled.includes(p)) failures.push({ file: p.file, error: `no ${model.config.task === 'space-group' ? 'space_group' : 'crystal_system'} label in its header` });
+        if (labelled.length === 0) throw new UsageError(`none of the ${files.length} files could be scored (${failures[0]?.error ?? 'no labels'})`);
+        const labels = labelled.map((p) => (model.config.task === 'space-group' ? p.truth.spaceGroup! - 1 : CRYSTAL_SYSTEMS.indexOf(p.truth.crystalSystem as CrystalSystem)));
+        const probs = new Float32Array(labelled.length * c);
+        labelled.forEach((p, i) => {
+          for (const t of p.top) probs[i * c + model.classes.indexOf(t.label)] = t.probability;
+        });
+        report = { model: { architecture: model.config.architecture, task: model.config.task }, ...classificationMetrics(model.classes, labels, probs), failures };
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      engine.destroy();
+    }
+    if (f.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else io.stdout.write(evalText(report));
+    return 0;
+  },
+};
+
+function evalText(m: Metrics & { failures: FileFailure[] }): string {
+  const lines = [
+    `n ${m.n}   top-1 ${m.top1.toFixed(3)}   top-3 ${m.top3.toFixed(3)}   top-5 ${m.top5.toFixed(3)}   macro-F1 ${m.macro_f1.toFixed(3)}   ECE ${m.ece.toFixed(3)}`,
+    `majority class (${m.majority.label}) would score top-1 ${m.majority.top1.toFixed(3)}`,
+    '',
+    'class            precision  recall     F1   support',
+  ];
+  for (const c of m.per_class) if (c.support || c.predicted) lines.push(`${c.label.padEnd(16)} ${c.precision.toFixed(3).padStart(9)} ${c.recall.toFixed(3).padStart(7)} ${c.f1.toFixed(3).padStart(6)} ${String(c.support).padStart(9)}`);
+  if (m.confusion.length <= 10) {
+    lines.push('', 'confusion (rows: true, columns: predicted)');
+    const names = m.per_class.map((c) => c.label.slice(0, 5));
+    lines.push(`${''.padEnd(14)}${names.map((s) => s.padStart(6)).join('')}`);
+    m.confusion.forEach((row, i) => lines.push(`${m.per_class[i]!.label.padEnd(14)}${row.map((v) => String(v).padStart(6)).join('')}`));
+  }
+  if (m.failures.length) lines.push('', `${m.failures.length} files left out:`, ...m.failures.map((x) => `  ${x.file}: ${x.error}`));
+  return lines.join('\n') + '\n';
+}
