@@ -84,6 +84,10 @@ export function readPatternFile(file: string): MeasuredPattern {
     x.push(a);
     y.push(b);
   });
+  if (x.length === 0) {
+    const hint = /\.cif$/i.test(file) ? " (a CIF is a structure: simulate its pattern with 'xrd simulate')" : '';
+    throw new PatternFileError(`${file} holds no (2-theta, intensity) rows; it is not a pattern file${hint}`);
+  }
   if (x.length < MIN_POINTS) {
     throw new PatternFileError(`${file} has ${x.length} data rows; a pattern needs at least ${MIN_POINTS} (2-theta, intensity) rows`);
   }

@@ -1,0 +1,113 @@
+// End-to-end tests of `xrd predict` and `xrd eval` with a tiny model trained by `xrd train` in the
+// test: table, JSON and CSV output, files that cannot be read, and eval's metrics checked against
+// a confusion matrix computed here from predict's answers on the same files.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRYSTAL_SYSTEMS } from '../../src/sim/crystal.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const tmp = mkdtempSync(join(tmpdir(), 'xrd-predict-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
+
+function xrd(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 180_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
+}
+
+/** Peaks at the given angles on 5-90 deg, step 0.02, with a label header. */
+function pattern(name: string, peaks: number[], label: string): string {
+  const rows = [label];
+  for (let t = 5; t <= 90; t += 0.02) rows.push(`${t.toFixed(2)} ${(5 + peaks.reduce((a, p) => a + 1000 * Math.exp(-(((t - p) / 0.08) ** 2)), 0)).toFixed(2)}`);
+  writeFileSync(join(tmp, 'labelled', name), rows.join('\n') + '\n');
+  return join('labelled', name);
+}
+
+const files: string[] = [];
+beforeAll(() => {
+  mkdirSync(join(tmp, 'labelled'));
+  const systems = ['cubic', 'tetragonal', 'monoclinic', 'hexagonal', 'cubic', 'orthorhombic'];
+  systems.forEach((s, i) => files.push(pattern(`p${i}.xy`, [20 + 3 * i, 35 + i, 50 + 2 * i, 61], `# crystal_system: ${s}`)));
+  const r = xrd(['train', '--out', 'model', '--steps', '2', '--batch', '4', '--val-size', '4', '--pool', '4', '--refresh', '0', '--preset', 'clean']);
+  expect(r.code).toBe(0);
+}, 180_000);
+
+interface Row {
+  file: string;
+  crystal_system?: { label: string; probability: number; top: { label: string; probability: number }[] };
+  coverage?: { from: number; to: number; fraction: number };
+  error?: string;
+}
+
+describe('xrd predict', () => {
+  it('classifies files into a table, JSON and CSV; an unreadable file is reported and the exit code is 1', () => {
+    writeFileSync(join(tmp, 'broken.xy'), '10 1\n11 nan\n');
+    const args = ['predict', '--model', 'model', ...files.slice(0, 2), 'broken.xy'];
+    const t = xrd(args);
+    expect(t.code).toBe(1);
+    expect(t.stdout.split('\n')[0]).toMatch(/^file\s+crystal system\s+space group\s+top classes/);
+    expect(t.stdout).toMatch(/labelled\/p0.xy\s+\w+ \d+\.\d%/);
+    expect(t.stdout).toMatch(/broken.xy\s+error: broken.xy:2: intensity 'nan' is not a finite number/);
+    expect(t.stderr).toMatch(/1 of 3 files could not be classified/);
+
+    const j = xrd([...args, '--json']);
+    expect(j.code).toBe(1);
+    const rows = JSON.parse(j.stdout) as Row[];
+    expect(rows.map((r) => r.file)).toEqual([...files.slice(0, 2), 'broken.xy']);
+    for (const r of rows.slice(0, 2)) {
+      expect(CRYSTAL_SYSTEMS).toContain(r.crystal_system!.label);
+      expect(r.crystal_system!.top).toHaveLength(5);
+      expect(r.crystal_system!.top[0]!.probability).toBe(r.crystal_system!.probability);
+      const sum = r.crystal_system!.top.reduce((a, x) => a + x.probability, 0);
+      expect(sum).toBeLessThanOrEqual(1 + 1e-6);
+      expect(r.coverage!.fraction).toBeCloseTo(1, 2);
+    }
+    expect(rows[2]!.error).toMatch(/not a finite number/);
+
+    const c = xrd([...args, '--csv', '--top', '2']);
+    const lines = c.stdout.trim().split('\n');
+    expect(lines[0]).toBe('file,crystal_system,crystal_system_probability,space_group,space_group_symbol,space_group_probability,top1,top1_probability,top2,top2_probability,coverage_from,coverage_to,error');
+    expect(lines).toHaveLength(4);
+  }, 180_000);
+
+  it('refuses a missing model and missing files with one line', () => {
+    const m = xrd(['predict', '--model', 'nothing', files[0]!]);
+    expect(m.stderr.trim()).toMatch(/^xrd: nothing is not a model directory \(no config.json\)/);
+    expect(m.code).toBe(1);
+    const f = xrd(['predict', '--model', 'model', 'no-such.xy']);
+    expect(f.stderr.trim()).toBe('xrd: no-such.xy does not exist');
+    expect(f.code).toBe(1);
+  }, 60_000);
+});
+
+describe('xrd eval', () => {
+  it("reports n, top-k, per-class F1 and a confusion matrix that match predict's answers", () => {
+    const p = xrd(['predict', '--model', 'model', 'labelled', '--json']);
+    expect(p.code).toBe(0);
+    const rows = JSON.parse(p.stdout) as Row[];
+    const truth = ['cubic', 'tetragonal', 'monoclinic', 'hexagonal', 'cubic', 'orthorhombic'];
+    const confusion = CRYSTAL_SYSTEMS.map(() => CRYSTAL_SYSTEMS.map(() => 0));
+    rows.forEach((r, i) => confusion[CRYSTAL_SYSTEMS.indexOf(truth[i] as never)]![CRYSTAL_SYSTEMS.indexOf(r.crystal_system!.label as never)]!++);
+    const correct = rows.filter((r, i) => r.crystal_system!.label === truth[i]).length;
+    const top3 = rows.filter((r, i) => r.crystal_system!.top.slice(0, 3).some((t) => t.label === truth[i])).length;
+
+    const e = xrd(['eval', '--model', 'model', 'labelled', '--json']);
+    expect(e.code).toBe(0);
+    const m = JSON.parse(e.stdout) as { n: number; top1: number; top3: number; top5: number; macro_f1: number; confusion: number[][]; per_class: { label: string; support: number; f1: number }[]; majority: { label: string; top1: number }; ece: number };
+    expect(m.n).toBe(6);
+    expect(m.confusion).toEqual(confusion);
+    expect(m.top1).toBeCloseTo(correct / 6, 10);
+    expect(m.top3).toBeCloseTo(top3 / 6, 10);
+    expect(m.majority).toEqual({ label: 'cubic', top1: 2 / 6 });
+    expect(m.per_class.find((c) => c.label === 'cubic')!.support).toBe(2);
+    expect(m.ece).toBeGreaterThanOrEqual(0);
+    expect(m.macro_f1).toBeGreaterThanOrEqual(0);
+
+    const text = xrd(['eval', '--model', 'model', 'labelled']);
+    expect(text.stdout).toMatch(/^n 6 {3}top-1 \d\.\d{3} {3}top-3/);
+    expect(text.stdout).toMatch(/majority class \(cubic\) would score top-1 0.333/);
+  }, 180_000);
+});
