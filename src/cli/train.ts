@@ -1,7 +1,7 @@
 // `xrd train`: trains a classifier from streamed simulated patterns into a run directory
 // (checkpoints, log, curves; the directory is also a model directory). Thin over npcnn/train.ts.
 import { ARCHITECTURES, TASKS, type Architecture, type Task } from '../npcnn/config.ts';
-import { PRIORS, type SpaceGroupPrior } from '../npcnn/data.ts';
+import { PRIORS, type DataOptions, type SpaceGroupPrior } from '../npcnn/data.ts';
 import { SCHEDULES, type Schedule } from '../npcnn/schedule.ts';
 import type { TrainEvent, TrainOptions } from '../npcnn/train.ts';
 import { UsageError, type FlagValue } from './args.ts';
@@ -51,6 +51,22 @@ class TrainProgress {
   }
 }
 
+/** --measured DIR [--measured-share X] [--folds F --fold K] as DataOptions.measured. */
+function measuredOption(f: Record<string, FlagValue | undefined>, defaultShare = 0.1): NonNullable<DataOptions['measured']> {
+  const share = (f['measured-share'] as number | undefined) ?? defaultShare;
+  if (!(share > 0 && share <= 1)) throw new UsageError(`--measured-share must be in (0, 1], got ${share}`);
+  return { dir: f.measured as string, share, ...(f.folds !== undefined ? { folds: f.folds as string, fold: (f.fold as number | undefined) ?? 0 } : {}) };
+}
+
+/** --folds F --fold K: validation on --val restricted to the held-out fold. */
+function foldOptions(f: Record<string, FlagValue | undefined>): Partial<TrainOptions> {
+  if (f.fold !== undefined && f.folds === undefined) throw new UsageError('--fold needs --folds FILE (written by xrd folds)');
+  if (f.folds === undefined) return {};
+  const fold = (f.fold as number | undefined) ?? 0;
+  if (!(Number.isInteger(fold) && fold >= 0)) throw new UsageError(`--fold must be an integer >= 0, got ${fold}`);
+  return f.val !== undefined ? { valFold: { folds: f.folds as string, fold } } : {};
+}
+
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a classifier on simulated patterns (resumable runs with checkpoints)',
@@ -87,6 +103,10 @@ export const trainCommand: Command = {
     { name: 'cif', type: 'string', value: 'DIRS', description: 'CIF directories (comma-separated) mixed into the stream' },
     { name: 'cif-share', type: 'number', value: 'X', description: 'fraction of patterns from --cif (default 0.5; 1: CIFs only)' },
     { name: 'dataset', type: 'string', value: 'DIR', description: 'train on a dataset written by xrd synth instead' },
+    { name: 'measured', type: 'string', value: 'DIR', description: 'labelled measured patterns mixed into the stream (souping)' },
+    { name: 'measured-share', type: 'number', value: 'X', description: 'fraction of patterns from --measured (default 0.1; 1: measured only)' },
+    { name: 'folds', type: 'string', value: 'FILE', description: 'folds file (xrd folds) of --measured/--val: leave --fold out of training, validate on it' },
+    { name: 'fold', type: 'int', value: 'K', description: 'the held-out fold of --folds (default 0)' },
     { name: 'val', type: 'string', value: 'DIR', description: 'labelled pattern directory validated on too' },
     { name: 'val-size', type: 'int', value: 'N', description: 'held-out simulated validation patterns (default 256)' },
     { name: 'validate-every', type: 'int', value: 'N', description: 'steps between validations (default 100; 0: only at the end)' },
@@ -146,43 +166,118 @@ export const trainCommand: Command = {
         ...(cif ? { cifDirs: cif.split(',').filter((s) => s) } : {}),
         ...(f['cif-share'] !== undefined ? { cifShare: f['cif-share'] as number } : {}),
         ...(f.dataset !== undefined ? { dataset: f.dataset as string } : {}),
+        ...(f.measured !== undefined ? { measured: measuredOption(f) } : {}),
       };
+      Object.assign(options, foldOptions(f));
     }
-    const { createEngine } = await import('../engine/engine.ts');
-    const { train, TrainOptionsError } = await import('../npcnn/train.ts');
-    const engine = await createEngine();
-    const controller = new AbortController();
-    let progress: TrainProgress | null = null;
-    const onSigint = (): void => {
-      if (controller.signal.aborted) process.exit(130);
-      controller.abort();
-      (progress ?? new TrainProgress(io, 0)).line('xrd train: stopping after this step and saving a checkpoint (Ctrl-C again quits without saving)');
-    };
-    process.on('SIGINT', onSigint);
-    let stopped = false;
-    try {
-      for await (const e of train({ ...options, engine, signal: controller.signal })) {
-        if (e.type === 'start') {
-          progress = new TrainProgress(io, e.steps);
-          const m = e.model;
-          progress.line(
-            `${e.resumed ? `resuming ${out} at step ${e.step}` : `training ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
-              `${e.steps} steps, ${e.microBatch} patterns per GPU pass, on ${engine.info.description}`,
-          );
-        } else if (e.type === 'step') progress!.step(e);
-        else if (e.type === 'validation') progress!.line(`  validation at step ${e.step} on ${e.set}: top-1 ${e.top1.toFixed(3)}, loss ${e.loss.toFixed(3)} (${e.n} patterns)`);
-        else if (e.type === 'stopped') {
-          stopped = true;
-          progress!.line(`stopped at step ${e.step}; checkpoint saved in ${e.dir}; continue with: xrd train --resume ${e.dir}`);
-        } else if (e.type === 'done') io.stdout.write(`trained ${e.step} steps in ${duration(e.seconds)}; model, checkpoint, log.jsonl and curves.svg in ${e.dir}\n`);
-      }
-    } catch (e) {
-      if (e instanceof TrainOptionsError) throw new UsageError(e.message);
-      throw e;
-    } finally {
-      process.off('SIGINT', onSigint);
-      engine.destroy();
+    return runTraining(options, io);
+  },
+};
+
+/** Runs train() with progress lines, Ctrl-C handling and the final summary; resolves to the exit code. */
+async function runTraining(options: Omit<TrainOptions, 'engine'>, io: CliIO): Promise<number> {
+  const out = options.out;
+  const { createEngine } = await import('../engine/engine.ts');
+  const { train, TrainOptionsError } = await import('../npcnn/train.ts');
+  const engine = await createEngine();
+  const controller = new AbortController();
+  let progress: TrainProgress | null = null;
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    (progress ?? new TrainProgress(io, 0)).line('xrd train: stopping after this step and saving a checkpoint (Ctrl-C again quits without saving)');
+  };
+  process.on('SIGINT', onSigint);
+  let stopped = false;
+  try {
+    for await (const e of train({ ...options, engine, signal: controller.signal })) {
+      if (e.type === 'start') {
+        progress = new TrainProgress(io, e.steps);
+        const m = e.model;
+        progress.line(
+          `${e.resumed ? `resuming ${out} at step ${e.step}` : `${options.init ? `fine-tuning ${options.init}:` : 'training'} ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
+            `${e.steps} steps, ${e.microBatch} patterns per GPU pass, on ${engine.info.description}`,
+        );
+      } else if (e.type === 'step') progress!.step(e);
+      else if (e.type === 'validation') progress!.line(`  validation at step ${e.step} on ${e.set}: top-1 ${e.top1.toFixed(3)}, loss ${e.loss.toFixed(3)} (${e.n} patterns)`);
+      else if (e.type === 'stopped') {
+        stopped = true;
+        progress!.line(`stopped at step ${e.step}; checkpoint saved in ${e.dir}; continue with: xrd train --resume ${e.dir}`);
+      } else if (e.type === 'done') io.stdout.write(`trained ${e.step} steps in ${duration(e.seconds)}; model, checkpoint, log.jsonl and curves.svg in ${e.dir}\n`);
     }
-    return stopped ? 130 : 0;
+  } catch (e) {
+    if (e instanceof TrainOptionsError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    engine.destroy();
+  }
+  return stopped ? 130 : 0;
+}
+
+export const finetuneCommand: Command = {
+  name: 'finetune',
+  summary: 'adapt a trained model to measured patterns (fine-tuning, optionally mixed with simulated ones)',
+  usage: 'xrd finetune --model DIR --data DIR --out DIR [--folds FILE --fold K] [--steps N] [--lr X] [--freeze-conv] [--mix X]',
+  description: [
+    'Continues training a model (its config and weights) on labelled measured patterns: few steps,',
+    'a low learning rate, optionally with the convolutions frozen (--freeze-conv) or with a share of',
+    'simulated patterns mixed in (--mix 0.5). With --folds/--fold (xrd folds), the files of that fold',
+    'are left out of training and validated on, so the reported accuracy is on files the model did',
+    'not train on. The output is a run directory like xrd train\'s (--resume works).',
+  ].join('\n'),
+  flags: [
+    { name: 'model', alias: 'm', type: 'string', value: 'DIR', description: 'the model to start from' },
+    { name: 'data', type: 'string', value: 'DIR', description: 'labelled measured patterns' },
+    { name: 'out', alias: 'o', type: 'string', value: 'DIR', description: 'run directory (new or empty)' },
+    { name: 'overwrite', type: 'boolean', description: 'replace a run already in --out' },
+    { name: 'folds', type: 'string', value: 'FILE', description: 'folds file of --data (xrd folds)' },
+    { name: 'fold', type: 'int', value: 'K', description: 'held-out fold (default 0)' },
+    { name: 'steps', type: 'int', value: 'N', description: 'optimizer steps', default: 200 },
+    { name: 'batch', type: 'int', value: 'B', description: 'patterns per step', default: 32 },
+    { name: 'lr', type: 'number', value: 'X', description: 'peak learning rate (cosine decay, 20 warm-up steps)', default: 3e-4 },
+    { name: 'freeze-conv', type: 'boolean', description: 'leave the convolution kernels as they are' },
+    { name: 'mix', type: 'number', value: 'X', description: 'fraction of simulated patterns per batch (0: measured only)', default: 0 },
+    { name: 'preset', type: 'string', value: 'NAME', description: `effects of the mixed-in simulated patterns: ${PRESETS.join(', ')}`, default: 'realistic' },
+    { name: 'seed', type: 'int', value: 'N', description: 'seed of data order and dropout', default: 0 },
+    { name: 'validate-every', type: 'int', value: 'N', description: 'steps between validations', default: 50 },
+  ],
+  examples: [
+    'xrd folds ../shared/data/rruff-dev -o rruff-folds.json',
+    'xrd finetune --model runs/cs-compact --data ../shared/data/rruff-dev --folds rruff-folds.json --fold 0 --out runs/ft0',
+  ],
+  async run(args, io: CliIO) {
+    const { flags: f, positionals } = args;
+    if (positionals.length) throw new UsageError(`xrd finetune takes no file arguments (got '${positionals[0]}'); see 'xrd finetune --help'`);
+    for (const need of ['model', 'data', 'out']) if (f[need] === undefined) throw new UsageError(`xrd finetune needs --${need}; see 'xrd finetune --help'`);
+    const mix = f.mix as number;
+    if (!(mix >= 0 && mix < 1)) throw new UsageError(`--mix must be in [0, 1), got ${mix}`);
+    const steps = f.steps as number;
+    if (!(steps >= 1)) throw new UsageError(`--steps must be a positive integer, got ${steps}`);
+    const batch = f.batch as number;
+    if (!(batch >= 1)) throw new UsageError(`--batch must be a positive integer, got ${batch}`);
+    const fold = foldOptions({ ...f, val: f.data });
+    return runTraining(
+      {
+        out: f.out as string,
+        overwrite: !!f.overwrite,
+        init: f.model as string,
+        steps,
+        batch,
+        lr: f.lr as number,
+        warmup: Math.min(20, steps - 1),
+        schedule: 'cosine',
+        clip: 5,
+        weightDecay: 0.01,
+        seed: f.seed as number,
+        validateEvery: f['validate-every'] as number,
+        checkpointEvery: Math.max(1, steps),
+        valDir: f.data as string,
+        ...fold,
+        ...(f['freeze-conv'] ? { freeze: 'conv' as const } : {}),
+        data: { effects: presetOf(f.preset as string), measured: measuredOption({ ...f, measured: f.data, 'measured-share': 1 - mix }, 1) },
+      },
+      io,
+    );
   },
 };

@@ -13,9 +13,10 @@
 // below poolSize + b * refreshPerBatch; pattern k of batch b draws from Rng(seed/samples).fork(b)
 // .fork(k). A resumed run rebuilds the pool of its batch and continues bit-for-bit.
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
+import { readLabelledDirectory, toModelGrid, type MeasuredPattern } from '../io/patterns.ts';
 import { CRYSTAL_SYSTEMS, crystalSystemOf } from '../sim/crystal.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type Phase, type PresetName } from '../sim/effects.ts';
 import { parseNpyHeader } from '../sim/npy.ts';
@@ -50,13 +51,18 @@ export interface DataOptions {
   cifShare?: number;
   /** A dataset directory written by `xrd synth`: when given it is the only source. */
   dataset?: string;
+  /**
+   * Measured, labelled patterns mixed into the stream ("souping"), or alone (share 1: training or
+   * fine-tuning on them). With a folds file (xrd folds), the files of `fold` are left out.
+   */
+  measured?: { dir: string; share: number; folds?: string; fold?: number };
 }
 
 /** One batch prepared on the CPU, before rendering. */
 export interface PreparedBatch {
-  /** Simulated sources: one render spec per pattern. */
+  /** Simulated patterns first: one render spec each. */
   specs: PatternSpec[] | null;
-  /** Dataset source: the rows, [n * points]. */
+  /** Then patterns already on the grid (a dataset, measured files): [n * points]. */
   rows: Float32Array | null;
   /** 0-based space group (number - 1) and crystal-system index per pattern. */
   spaceGroup: Int32Array;
@@ -80,6 +86,28 @@ export function priorWeights(prior: SpaceGroupPrior): number[] {
   const w: number[] = [];
   for (const [lo, hi] of SYSTEM_RANGES) for (let g = lo; g <= hi; g++) w.push(1 / (hi - lo + 1));
   return w;
+}
+
+/**
+ * Patterns [from, to) of a prepared batch as one tensor: simulated ones rendered on the GPU,
+ * ready rows uploaded, joined when the range spans both.
+ */
+export function renderPrepared(engine: Engine, grid: Grid, p: PreparedBatch, from: number, to: number): Tensor<'f32'> {
+  const P = grid.points;
+  const nSim = p.specs?.length ?? 0;
+  const simTo = Math.min(to, nSim);
+  const rowFrom = Math.max(from, nSim);
+  const upload = () => engine.tensor(p.rows!.subarray((rowFrom - nSim) * P, (to - nSim) * P), [to - rowFrom, P]);
+  if (simTo <= from) return upload();
+  const rendered = renderPatterns(engine, p.specs!.slice(from, simTo), grid);
+  if (rowFrom >= to) return rendered;
+  const out = engine.empty([to - from, P]);
+  engine.copyRange(rendered, 0, out, 0, (simTo - from) * P);
+  rendered.dispose();
+  const rows = upload();
+  engine.copyRange(rows, 0, out, (rowFrom - from) * P, (to - rowFrom) * P);
+  rows.dispose();
+  return out;
 }
 
 export interface TrainingSource {
@@ -244,7 +272,7 @@ export class SimulatedSource implements TrainingSource {
   }
 
   render(p: PreparedBatch, from: number, to: number): Tensor<'f32'> {
-    return renderPatterns(this.engine, p.specs!.slice(from, to), this.grid);
+    return renderPrepared(this.engine, this.grid, p, from, to);
   }
 
   close(): void {}
@@ -353,12 +381,102 @@ export class DatasetSource implements TrainingSource {
   }
 
   render(p: PreparedBatch, from: number, to: number): Tensor<'f32'> {
-    const P = this.grid.points;
-    return this.engine.tensor(p.rows!.subarray(from * P, to * P), [to - from, P]);
+    return renderPrepared(this.engine, this.grid, p, from, to);
   }
 
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+/** The files of a labelled directory in (inFold) or out of fold `fold` of a folds file. */
+export function filesOfFold(dir: string, foldsFile: string, fold: number, inFold: boolean): MeasuredPattern[] {
+  let folds: { k: number; files: { file: string; fold: number }[] };
+  try {
+    folds = JSON.parse(readFileSync(foldsFile, 'utf8')) as typeof folds;
+  } catch (e) {
+    throw new TrainingDataError(`cannot read the folds file ${foldsFile} (${(e as Error).message}); write one with 'xrd folds'`);
+  }
+  if (!Number.isInteger(fold) || fold < 0 || fold >= folds.k) throw new TrainingDataError(`fold must be an integer from 0 to ${folds.k - 1} for ${foldsFile}, got ${fold}`);
+  const foldOf = new Map(folds.files.map((f) => [f.file, f.fold]));
+  const patterns = readLabelledDirectory(dir);
+  const missing = patterns.filter((p) => !foldOf.has(basename(p.file)));
+  if (missing.length) throw new TrainingDataError(`${foldsFile} does not list ${basename(missing[0]!.file)} of ${dir}; write the folds for this directory with 'xrd folds'`);
+  return patterns.filter((p) => (foldOf.get(basename(p.file)) === fold) === inFold);
+}
+
+/**
+ * Measured labelled patterns (on the grid, in memory), drawn uniformly with replacement; with
+ * share < 1 each pattern of a batch comes from `simulated` with probability 1 - share.
+ */
+export class MeasuredSource implements TrainingSource {
+  readonly grid: Grid;
+  private readonly rows: Float32Array;
+  private readonly sg: Int32Array;
+  private readonly cs: Int32Array;
+  private readonly root: Rng;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly patterns: MeasuredPattern[],
+    private readonly share: number,
+    private readonly simulated: SimulatedSource | null,
+    seed: string,
+    grid: Partial<Grid>,
+  ) {
+    this.grid = gridOf(grid);
+    if (patterns.length === 0) throw new TrainingDataError('no measured patterns to train on (is every file in the held-out fold?)');
+    if (!(share > 0 && share <= 1)) throw new TrainingDataError(`the share of measured patterns must be in (0, 1], got ${share}`);
+    if (share < 1 && !simulated) throw new TrainingDataError('a share below 1 needs a simulated source to mix with');
+    const P = this.grid.points;
+    this.rows = new Float32Array(patterns.length * P);
+    this.sg = new Int32Array(patterns.length).fill(-1);
+    this.cs = new Int32Array(patterns.length);
+    patterns.forEach((p, i) => {
+      this.rows.set(toModelGrid(p, this.grid).values, i * P);
+      if (p.spaceGroup !== null) this.sg[i] = p.spaceGroup - 1;
+      this.cs[i] = CRYSTAL_SYSTEMS.indexOf(p.crystalSystem!);
+    });
+    this.root = new Rng(`${seed}/measured`);
+  }
+
+  /** Whether every pattern has a space-group label (the space-group task needs them). */
+  get hasSpaceGroups(): boolean {
+    return this.sg.every((g) => g >= 0);
+  }
+
+  describe(): string {
+    const measured = `${this.patterns.length} measured patterns`;
+    return this.share < 1 ? `${this.simulated!.describe()} + ${measured} (${Math.round(this.share * 100)} % of patterns)` : measured;
+  }
+
+  prepare(batch: number, size: number): PreparedBatch {
+    const rng = this.root.fork(batch);
+    const picks: number[] = [];
+    for (let k = 0; k < size; k++) {
+      const r = rng.fork(k);
+      if (this.share >= 1 || r.fork(0).uniform() < this.share) picks.push(r.fork(1).int(0, this.patterns.length - 1));
+    }
+    const nSim = size - picks.length;
+    const sim = nSim > 0 ? this.simulated!.prepare(batch, nSim) : null;
+    const P = this.grid.points;
+    const rows = new Float32Array(picks.length * P);
+    picks.forEach((i, k) => rows.set(this.rows.subarray(i * P, (i + 1) * P), k * P));
+    const join = (a: Int32Array | undefined, b: number[]) => Int32Array.from([...(a ?? []), ...b]);
+    return {
+      specs: sim?.specs ?? null,
+      rows,
+      spaceGroup: join(sim?.spaceGroup, picks.map((i) => this.sg[i]!)),
+      crystalSystem: join(sim?.crystalSystem, picks.map((i) => this.cs[i]!)),
+    };
+  }
+
+  render(p: PreparedBatch, from: number, to: number): Tensor<'f32'> {
+    return renderPrepared(this.engine, this.grid, p, from, to);
+  }
+
+  close(): void {
+    this.simulated?.close();
   }
 }
 
@@ -367,5 +485,12 @@ export class DatasetSource implements TrainingSource {
  * part never draws them and the validation part gives exactly them.
  */
 export function trainingSource(engine: Engine, options: DataOptions, seed: string, grid: Partial<Grid>, holdout = 0, part: 'train' | 'holdout' = 'train'): TrainingSource {
-  return options.dataset ? new DatasetSource(engine, options.dataset, seed, holdout, part) : new SimulatedSource(engine, options, seed, grid);
+  if (options.dataset) return new DatasetSource(engine, options.dataset, seed, holdout, part);
+  const m = options.measured;
+  if (m && part === 'train') {
+    const patterns = m.folds !== undefined ? filesOfFold(m.dir, m.folds, m.fold ?? 0, false) : readLabelledDirectory(m.dir);
+    const sim = m.share < 1 ? new SimulatedSource(engine, options, seed, grid) : null;
+    return new MeasuredSource(engine, patterns, m.share, sim, seed, grid);
+  }
+  return new SimulatedSource(engine, options, seed, grid);
 }

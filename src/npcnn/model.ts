@@ -2,6 +2,7 @@
 // (named as in a PyTorch nn.Sequential state_dict: "<index>.weight", "<index>.bias"), PyTorch's
 // default initialisation, the input transform, and model directories on disk (config.json +
 // weights.safetensors).
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ag from '../engine/autograd.ts';
@@ -232,22 +233,33 @@ async function readModelFile(dir: string, file: string): Promise<Buffer> {
   }
 }
 
-/** Reads a model directory written by saveModel (or by training). */
-export async function loadModel(engine: Engine, dir: string): Promise<Model> {
-  const text = (await readModelFile(dir, CONFIG_FILE)).toString('utf8');
+/** The checked config.json of a model directory. */
+export function readModelConfig(dir: string): ModelConfig {
+  const path = join(dir, CONFIG_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelLoadError(code === 'ENOENT' ? `${dir} is not a model directory (no ${CONFIG_FILE}); a model directory holds ${CONFIG_FILE} and ${WEIGHTS_FILE}` : `cannot read ${path}: ${(e as Error).message}`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ModelLoadError(`${join(dir, CONFIG_FILE)} is not valid JSON (${(e as Error).message}); the file is damaged`);
+    throw new ModelLoadError(`${path} is not valid JSON (${(e as Error).message}); the file is damaged`);
   }
-  let config: ModelConfig;
   try {
-    config = validateModelConfig(raw, join(dir, CONFIG_FILE));
+    return validateModelConfig(raw, path);
   } catch (e) {
     if (e instanceof ModelConfigError) throw new ModelLoadError(e.message);
     throw e;
   }
+}
+
+/** Reads a model directory written by saveModel (or by training). */
+export async function loadModel(engine: Engine, dir: string): Promise<Model> {
+  const config = readModelConfig(dir);
   const bytes = await readModelFile(dir, WEIGHTS_FILE);
   let tensors: Map<string, NamedTensorData>;
   try {

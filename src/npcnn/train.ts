@@ -16,9 +16,9 @@ import type { Tensor } from '../engine/tensor.ts';
 import { readLabelledDirectory, toModelGrid } from '../io/patterns.ts';
 import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
 import { ARCHITECTURES, modelConfig, TASKS, type Architecture, type ModelConfig, type Task } from './config.ts';
-import { trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
+import { filesOfFold, MeasuredSource, trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
 import { chunks, maxMicroBatch, score } from './infer.ts';
-import { createModel, type Model } from './model.ts';
+import { createModel, loadModel, readModelConfig, type Model } from './model.ts';
 import { loadRun, prepareNewRun, readRunFile, removeUnfinishedRun, saveRun, type RunFile, type TrainState } from './run-dir.ts';
 import { learningRate, SCHEDULES, type Schedule } from './schedule.ts';
 
@@ -51,6 +51,12 @@ export interface RunOptions {
   valSize: number;
   /** A labelled pattern directory validated on as well. */
   valDir?: string;
+  /** Validate on valDir's files of this fold only (the fold the training leaves out). */
+  valFold?: { folds: string; fold: number };
+  /** Start from this model directory's weights (fine-tuning) instead of a fresh initialisation. */
+  init?: string;
+  /** Parameters not updated: 'conv' freezes the convolution kernels and biases. */
+  freeze?: 'conv';
   checkpointEvery: number;
 }
 
@@ -139,8 +145,8 @@ function simulatedValidation(engine: Engine, run: RunFile<RunOptions>, grid: Mod
   }
 }
 
-function directoryValidation(engine: Engine, dir: string, config: ModelConfig): ValidationSet {
-  const files = readLabelledDirectory(dir);
+function directoryValidation(engine: Engine, dir: string, config: ModelConfig, fold?: { folds: string; fold: number }): ValidationSet {
+  const files = fold ? filesOfFold(dir, fold.folds, fold.fold, true) : readLabelledDirectory(dir);
   const grid = config.input;
   const rows = new Float32Array(files.length * grid.points);
   const labels = new Int32Array(files.length);
@@ -151,7 +157,8 @@ function directoryValidation(engine: Engine, dir: string, config: ModelConfig): 
       labels[i] = f.spaceGroup - 1;
     } else labels[i] = CRYSTAL_SYSTEMS.indexOf(f.crystalSystem!);
   });
-  return { name: dir, patterns: engine.tensor(rows, [files.length, grid.points]), labels };
+  const name = fold ? `${dir} (fold ${fold.fold} of ${fold.folds})` : dir;
+  return { name, patterns: engine.tensor(rows, [files.length, grid.points]), labels };
 }
 
 /** What one batch's forward and backward passes left to read back. */
@@ -162,11 +169,19 @@ export interface PendingBatch {
 
 /**
  * Forward and backward passes over a prepared batch in the given micro-batches ([from, to) row
- * ranges), adding into the parameters' gradients those of the whole batch's mean loss (exactly,
+ * ranges), adding into the parameters' gradients (except the frozen ones') those of the whole batch's mean loss (exactly,
  * dropout included; BatchNorm normalises each pass with its own statistics, as gradient
  * accumulation in PyTorch does). The GPU work is submitted before this returns; read() waits.
  */
-export function accumulateGradients(model: Model, source: TrainingSource, batch: PreparedBatch, labels: Int32Array, parts: [number, number][], dropoutStep: number): PendingBatch {
+export function accumulateGradients(
+  model: Model,
+  source: TrainingSource,
+  batch: PreparedBatch,
+  labels: Int32Array,
+  parts: [number, number][],
+  dropoutStep: number,
+  frozen: ReadonlySet<string> = new Set(),
+): PendingBatch {
   const { engine } = model;
   const n = labels.length;
   const losses: ag.Loss[] = [];
@@ -184,6 +199,11 @@ export function accumulateGradients(model: Model, source: TrainingSource, batch:
   });
   const norm = engine.zeros([]);
   for (const p of model.params) {
+    if (p.grad && frozen.has(p.name)) {
+      // frozen: no update (AdamW skips parameters without a gradient), no share of the norm
+      p.grad.dispose();
+      p.grad = null;
+    }
     if (!p.grad) continue;
     const sq = sumSquares(engine, p.grad);
     addInto(engine, norm, sq);
@@ -225,6 +245,7 @@ function resolveRun(o: TrainOptions): RunFile<RunOptions> {
     return run;
   }
   let model = o.model;
+  if (!model && o.init) model = readModelConfig(o.init);
   if (!model) {
     const arch = o.architecture ?? 'compact';
     const task = o.task ?? 'crystal-system';
@@ -235,7 +256,7 @@ function resolveRun(o: TrainOptions): RunFile<RunOptions> {
   const defaults = defaultRunOptions(model.architecture);
   const options: RunOptions = { ...defaults };
   for (const [k, v] of Object.entries(o)) if (v !== undefined && k in defaults) (options as unknown as Record<string, unknown>)[k] = v;
-  if (o.valDir !== undefined) options.valDir = o.valDir;
+  for (const k of ['valDir', 'valFold', 'init', 'freeze'] as const) if (o[k] !== undefined) (options as unknown as Record<string, unknown>)[k] = o[k];
   if (o.microBatch !== undefined) options.microBatch = o.microBatch;
   options.data = { ...defaults.data, ...o.data };
   checkRunOptions(options);
@@ -265,7 +286,10 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
         `the data's grid (${g.points} points from ${g.twoThetaMin} deg, step ${g.step}, ${g.wavelength} A) does not match the model's (${grid.points} points from ${grid.twoThetaMin} deg, step ${grid.step}, ${grid.wavelength} A)`,
       );
     }
-    model = createModel(engine, config);
+    model = o.resume || !options.init ? createModel(engine, config) : await loadModel(engine, options.init);
+    if (source instanceof MeasuredSource && config.task === 'space-group' && !source.hasSpaceGroups) {
+      throw new TrainOptionsError(`some measured patterns have no space_group header, which the space-group task needs`);
+    }
     optimizer = new AdamW(model.params, { lr: options.lr, weightDecay: options.weightDecay });
     let state: TrainState = { step: 0, patterns: 0, seconds: 0 };
     let log: object[] = [];
@@ -277,9 +301,10 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
     const micro = Math.min(options.microBatch ?? most, options.batch);
     if (micro > most) throw new TrainOptionsError(`microBatch ${micro} does not fit this device (at most ${most} patterns per pass for ${config.architecture})`);
     const parts = chunks(options.batch, micro);
+    const frozen = new Set(options.freeze === 'conv' ? config.layers.flatMap((l, i) => (l.type === 'conv1d' ? [`${i}.weight`, `${i}.bias`] : [])) : []);
     const sim = simulatedValidation(engine, run, grid);
     if (sim) validation.push(sim);
-    if (options.valDir) validation.push(directoryValidation(engine, options.valDir, config));
+    if (options.valDir) validation.push(directoryValidation(engine, options.valDir, config, options.valFold));
 
     yield { type: 'start', step: state.step, steps: options.steps, parameters: model.parameterCount(), microBatch: micro, source: source.describe(), resumed: !!o.resume, model: config };
 
@@ -308,7 +333,7 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
       const t0 = performance.now();
       const batch = next!;
       const labels = labelsOf(batch, config.task);
-      const pending = accumulateGradients(model, source, batch, labels, parts, state.step);
+      const pending = accumulateGradients(model, source, batch, labels, parts, state.step, frozen);
       // CPU work for the next batch while the GPU runs this one.
       next = state.step + 1 < options.steps ? source.prepare(state.step + 1, options.batch) : null;
       const { lossSum, correct, gradNorm } = await pending.read();
