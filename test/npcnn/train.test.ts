@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { modelConfig, type ModelConfig } from '../../src/npcnn/config.ts';
-import { SimulatedSource } from '../../src/npcnn/data.ts';
+import { SimulatedSource, trainingSource } from '../../src/npcnn/data.ts';
 import { chunks } from '../../src/npcnn/infer.ts';
 import { createModel, loadModel } from '../../src/npcnn/model.ts';
 import { accumulateGradients, train, TrainingDivergedError, type TrainEvent, type TrainOptions } from '../../src/npcnn/train.ts';
@@ -186,5 +186,87 @@ describe('checkpoints and resume', () => {
     await expect(collect({ ...base(out), lr: 1e30, clip: 0, warmup: 0, schedule: 'constant', checkpointEvery: 100 })).rejects.toThrow(TrainingDivergedError);
     await expect(collect({ ...base(out), lr: 1e30, clip: 0, warmup: 0, schedule: 'constant', checkpointEvery: 100 })).rejects.toThrow(/lower the learning rate/);
     expect(existsSync(out)).toBe(false);
+  }, 120_000);
+});
+
+describe('measured patterns: fine-tuning, frozen convolutions, souping, folds', () => {
+  /** Writes n simulated patterns as labelled .xy files (stand-ins for measurements) and a folds file. */
+  async function measuredDir(n: number): Promise<{ dir: string; folds: string }> {
+    const dir = join(tmp, 'measured');
+    if (existsSync(dir)) return { dir, folds: join(tmp, 'measured-folds.json') };
+    mkdirSync(dir);
+    const source = new SimulatedSource(engine, { effects: 'paper', spaceGroups: [2, 225], poolSize: 8 }, 'measured', GRID);
+    const prepared = source.prepare(0, n);
+    const t = source.render(prepared, 0, n);
+    const rows = await t.read();
+    t.dispose();
+    const files: { file: string; fold: number }[] = [];
+    for (let i = 0; i < n; i++) {
+      const lines = [`# space_group: ${prepared.spaceGroup[i]! + 1}`];
+      for (let j = 0; j < GRID.points; j++) lines.push(`${(5 + j * GRID.step).toFixed(2)} ${(1000 * rows[i * GRID.points + j]!).toFixed(2)}`);
+      writeFileSync(join(dir, `m${String(i).padStart(2, '0')}.xy`), lines.join('\n') + '\n');
+      files.push({ file: `m${String(i).padStart(2, '0')}.xy`, fold: i % 3 });
+    }
+    const folds = join(tmp, 'measured-folds.json');
+    writeFileSync(folds, JSON.stringify({ k: 3, files }));
+    return { dir, folds };
+  }
+
+  it('fine-tunes from a model directory on the other folds, validates on the held-out fold, and can freeze the convolutions', async () => {
+    const { dir, folds } = await measuredDir(12);
+    const init = join(tmp, 'ft-init');
+    await collect({ engine, out: init, model: smallCompact(11), steps: 2, batch: 4, valSize: 4, data: { effects: 'paper', poolSize: 4 } });
+    const out = join(tmp, 'ft');
+    const events = await collect({
+      engine,
+      out,
+      init,
+      steps: 3,
+      batch: 4,
+      lr: 1e-3,
+      valSize: 4,
+      valDir: dir,
+      valFold: { folds, fold: 1 },
+      freeze: 'conv',
+      data: { measured: { dir, share: 1, folds, fold: 1 } },
+    });
+    const start = events[0] as Extract<TrainEvent, { type: 'start' }>;
+    expect(start.source).toBe('8 measured patterns');
+    const val = events.filter((e) => e.type === 'validation') as Extract<TrainEvent, { type: 'validation' }>[];
+    expect(val.map((v) => [v.set, v.n])).toContainEqual([`${dir} (fold 1 of ${folds})`, 4]);
+    const before = await loadModel(engine, init);
+    const after = await loadModel(engine, out);
+    for (const p of after.params) {
+      const same = Buffer.from((await p.data.read()).buffer).equals(Buffer.from((await before.params.get(p.name).data.read()).buffer));
+      const conv = after.config.layers[Number(p.name.split('.')[0])]!.type === 'conv1d';
+      // convolutions frozen, everything else moved
+      expect(same, p.name).toBe(conv);
+    }
+    before.dispose();
+    after.dispose();
+  }, 120_000);
+
+  it('souping mixes measured patterns into simulated batches at the asked share', async () => {
+    const { dir, folds } = await measuredDir(12);
+    const source = trainingSource(engine, { effects: 'paper', poolSize: 8, measured: { dir, share: 0.25, folds, fold: 0 } }, 'soup', GRID);
+    expect(source.describe()).toMatch(/^synthetic crystals .* \+ 8 measured patterns \(25 % of patterns\)$/);
+    let measured = 0;
+    for (let b = 0; b < 10; b++) {
+      const p = source.prepare(b, 20);
+      measured += p.rows!.length / GRID.points;
+      expect((p.specs?.length ?? 0) + p.rows!.length / GRID.points).toBe(20);
+      if (b === 0) {
+        // a range across the simulated/measured boundary renders into one tensor, measured rows intact
+        const nSim = p.specs!.length;
+        const t = source.render(p, nSim - 1, 20);
+        const v = await t.read();
+        t.dispose();
+        expect(Array.from(v.subarray(GRID.points))).toEqual(Array.from(p.rows!));
+      }
+    }
+    // 200 draws at p = 0.25: mean 50, sd 6
+    expect(measured).toBeGreaterThan(30);
+    expect(measured).toBeLessThan(70);
+    source.close();
   }, 120_000);
 });
