@@ -57,7 +57,8 @@ export function readPatternFile(file: string): MeasuredPattern {
       const key = m[1]!.toLowerCase().replace(/\s+/g, '_');
       const value = m[2]!.trim();
       if (key === 'space_group') {
-        const n = Number(value);
+        // '14', or as xrd simulate writes it: '225 (F m -3 m), cubic'
+        const n = Number(/^\d+(?=$|[\s(,])/.exec(value)?.[0] ?? NaN);
         if (!Number.isInteger(n) || n < 1 || n > 230) throw new PatternFileError(`${file}:${i + 1}: space_group must be 1..230, got '${value}'`);
         spaceGroup = n;
       } else if (key === 'crystal_system') {

@@ -52,6 +52,14 @@ describe('readPatternFile', () => {
     expect(readPatternFile(tsv).wavelength).toBeCloseTo(0.7093);
   });
 
+  it("reads the XY files xrd simulate writes, with their space-group header", () => {
+    const header = '# xrd simulate: x.cif\n# space group: 225 (F m -3 m), cubic\n# wavelength: 1.5418 A, 2theta 5.00-89.99 step 0.01\n# columns: two_theta intensity (maximum 1)\n';
+    const p = readPatternFile(peakFile('sim.xy', 31.7, 5, 89.99, 0.01, header));
+    expect(p.spaceGroup).toBe(225);
+    expect(p.crystalSystem).toBe('cubic');
+    expect(p.wavelength).toBe(1.5418);
+  });
+
   const bad: [string, string | Buffer, RegExp][] = [
     ['empty.xy', '', /holds no \(2-theta, intensity\) rows; it is not a pattern file/],
     ['binary.xy', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0xff, 0xfe, 0x10]), /is a binary file/],
