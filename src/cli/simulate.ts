@@ -65,7 +65,7 @@ function decimalsOf(step: number): number {
   return 10;
 }
 
-export function xyText(input: SimulateInput, grid: CliGrid, pattern: RenderedPattern, preset: string, seed: number): string {
+export function xyText(input: SimulateInput, grid: CliGrid, pattern: RenderedPattern, preset: string, seed: number, scale = 1): string {
   const x = gridAngles(grid);
   const dec = decimalsOf(grid.step);
   const lines = [
@@ -73,6 +73,7 @@ export function xyText(input: SimulateInput, grid: CliGrid, pattern: RenderedPat
     `# name: ${input.name}`,
     `# space group: ${spaceGroupText(input)}`,
     `# preset: ${preset}, seed: ${seed}`,
+    ...(scale !== 1 ? [`# lattice scale: ${scale} (cell edges multiplied)`] : []),
     `# wavelength: ${grid.wavelength} A, 2theta ${x[0].toFixed(dec)}-${x[x.length - 1].toFixed(dec)} step ${grid.step}`,
     `# effects: ${JSON.stringify(pattern.params)}`,
     '# columns: two_theta intensity (maximum 1)',
@@ -120,12 +121,14 @@ export const simulateCommand: Command = {
     { name: 'plot', type: 'boolean', description: 'also write an SVG plot per pattern (needs -o)' },
     PRESET_FLAG,
     { name: 'seed', type: 'int', value: 'N', description: 'seed of the random effects', default: 0 },
+    { name: 'scale', type: 'number', value: 'F', description: 'multiply the cell edges by F (0.1-10; symmetry and atom positions unchanged)', default: 1 },
     ...GRID_FLAGS,
   ],
   examples: [
     'xrd simulate examples/TiO2-rutile.cif -o out/ --plot',
     'xrd simulate examples/*.cif --peaks peaks/ --preset clean',
     'xrd simulate quartz.cif -o out/ --range 10,80 --step 0.02 --wavelength 0.7093',
+    'xrd simulate examples/NaCl-halite.cif -o scaled/ --scale 1.3',
   ],
   async run(args, io: CliIO) {
     const { flags, positionals } = args;
@@ -137,7 +140,11 @@ export const simulateCommand: Command = {
     const grid = gridFromFlags(flags);
     const preset = flags.preset as string;
     const seed = flags.seed as number;
-    const inputs = readInputs(positionals, (s) => io.stderr.write(`xrd: warning: ${s}\n`));
+    const scale = flags.scale as number;
+    if (!(scale >= 0.1 && scale <= 10)) throw new UsageError(`--scale must be between 0.1 and 10, got ${scale}`);
+    const inputs = readInputs(positionals, (s) => io.stderr.write(`xrd: warning: ${s}\n`)).map((i) =>
+      scale === 1 ? i : { ...i, crystal: { ...i.crystal, lattice: { ...i.crystal.lattice, a: i.crystal.lattice.a * scale, b: i.crystal.lattice.b * scale, c: i.crystal.lattice.c * scale } } },
+    );
 
     const peakOpts = { wavelength: grid.wavelength, twoThetaMin: grid.twoThetaMin, twoThetaMax: grid.twoThetaMax };
     const peaks: Peak[][] = inputs.map((i) => peakList(i.crystal, peakOpts));
@@ -156,7 +163,7 @@ export const simulateCommand: Command = {
       );
       inputs.forEach((input, i) => {
         const xy = join(out, `${input.name}.xy`);
-        writeFileSync(xy, xyText(input, grid, patterns[i], preset, seed));
+        writeFileSync(xy, xyText(input, grid, patterns[i], preset, seed, scale));
         written.push(xy);
         if (flags.plot) {
           const svg = join(out, `${input.name}.svg`);

@@ -139,6 +139,20 @@ describe('xrd simulate', () => {
     );
   });
 
+  it('--scale multiplies the cell: every d-spacing grows by the factor, the space group stays', () => {
+    const plain = xrd(['simulate', halite, '--peaks', join(tmp, 'plain.peaks.json')]);
+    const scaled = xrd(['simulate', halite, '--peaks', join(tmp, 'scaled.peaks.json'), '--scale', '1.25']);
+    expect(plain.code).toBe(0);
+    expect(scaled.code).toBe(0);
+    expect(scaled.stdout).toMatch(/NaCl-halite: space group 225 \(F m -3 m\), cubic/);
+    const d = (f: string) => (JSON.parse(readFileSync(join(tmp, f), 'utf8')) as { d: number; hkl: number[][] }[]).map((p) => [p.hkl[0]!.join(), p.d] as const);
+    const before = new Map(d('plain.peaks.json'));
+    const after = d('scaled.peaks.json');
+    expect(after.length).toBeGreaterThan(before.size); // a larger cell has more reflections in range
+    for (const [hkl, dd] of after) if (before.has(hkl)) expect(dd).toBeCloseTo(before.get(hkl)! * 1.25, 9);
+    expect(xrd(['simulate', halite, '--peaks', join(tmp, 'x.json'), '--scale', '0']).stderr).toMatch(/--scale must be between 0.1 and 10, got 0/);
+  });
+
   it('gives a one-line message and a non-zero exit code for bad input', () => {
     const missing = xrd(['simulate', 'nope.cif', '--peaks', 'x.json']);
     expect(missing.code).toBe(1);
