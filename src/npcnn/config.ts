@@ -53,6 +53,8 @@ export interface ModelConfig {
   layers: LayerSpec[];
   /** Seed of the initialisation and of the dropout masks. */
   seed: number;
+  /** Calibrated softmax temperature (xrd calibrate); absent means 1. */
+  temperature?: number;
 }
 
 export function taskClasses(task: Task): string[] {
@@ -215,6 +217,7 @@ export function validateModelConfig(raw: unknown, where: string): ModelConfig {
   if (i!.transform !== 'none' && i!.transform !== 'log') bad(`input.transform must be 'none' or 'log', got '${i!.transform}'`);
   if (i!.transform === 'log' && !(i!.logEpsilon! > 0)) bad('input.logEpsilon must be > 0 with the log transform');
   if (!Number.isInteger(c.seed) || c.seed! < 0) bad('"seed" must be an integer >= 0');
+  if (c.temperature !== undefined && !(c.temperature > 0 && Number.isFinite(c.temperature))) bad('"temperature" must be a positive number');
   if (!Array.isArray(c.layers) || c.layers.length === 0) bad('"layers" must be a non-empty list');
   // Walk the shapes: each layer must accept what the previous one produced.
   let shape: number[] = [1, i!.points];

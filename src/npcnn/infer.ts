@@ -4,6 +4,7 @@ import * as ag from '../engine/autograd.ts';
 import { argmax } from '../engine/ops/reduce.ts';
 import { softmax } from '../engine/ops/softmax-xent.ts';
 import type { Tensor } from '../engine/tensor.ts';
+import { applyTemperature } from './calibration.ts';
 import type { Model } from './model.ts';
 
 /** Most patterns per forward pass such that the largest activation fits one storage binding. */
@@ -57,7 +58,10 @@ export async function score(model: Model, patterns: Tensor<'f32'>, labels?: Int3
   return { predictions, loss: labels ? lossSum / n : NaN };
 }
 
-/** Class probabilities [N, classes] (softmax of the logits) of patterns [N, points]. */
+/**
+ * Class probabilities [N, classes] (softmax of the logits, at the model's calibrated temperature
+ * when config.json has one) of patterns [N, points].
+ */
 export async function probabilities(model: Model, patterns: Tensor<'f32'>): Promise<Float32Array> {
   const n = patterns.shape[0]!;
   const points = patterns.shape[1]!;
@@ -72,7 +76,7 @@ export async function probabilities(model: Model, patterns: Tensor<'f32'>): Prom
     out.set(await probs.read(), from * c);
     probs.dispose();
   }
-  return out;
+  return applyTemperature(out, c, model.config.temperature ?? 1);
 }
 
 /** Rows [from, to) of a [N, points] tensor (a view when it is the whole tensor, else a copy). */

@@ -245,7 +245,11 @@ function resolveRun(o: TrainOptions): RunFile<RunOptions> {
     return run;
   }
   let model = o.model;
-  if (!model && o.init) model = readModelConfig(o.init);
+  if (!model && o.init) {
+    // a calibrated temperature belongs to the weights it was fitted on, not to the new ones
+    const { temperature: _, ...config } = readModelConfig(o.init);
+    model = config;
+  }
   if (!model) {
     const arch = o.architecture ?? 'compact';
     const task = o.task ?? 'crystal-system';

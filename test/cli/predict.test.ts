@@ -2,7 +2,7 @@
 // test: table, JSON and CSV output, files that cannot be read, and eval's metrics checked against
 // a confusion matrix computed here from predict's answers on the same files.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,17 @@ describe('xrd eval', () => {
     expect(m.per_class.find((c) => c.label === 'cubic')!.support).toBe(2);
     expect(m.ece).toBeGreaterThanOrEqual(0);
     expect(m.macro_f1).toBeGreaterThanOrEqual(0);
+
+    // calibration stores a temperature; top-1 answers stay, a second fit finds the same one
+    const c1 = xrd(['calibrate', '--model', 'model', 'labelled']);
+    expect(c1.code).toBe(0);
+    const t1 = /^temperature (\d+\.\d+) fitted on 6 patterns\nNLL \d+\.\d+ -> \d+\.\d+, expected calibration error/.exec(c1.stdout);
+    expect(t1).not.toBeNull();
+    const cfg = JSON.parse(readFileSync(join(tmp, 'model', 'config.json'), 'utf8')) as { temperature: number };
+    expect(cfg.temperature).toBeCloseTo(Number(t1![1]), 2);
+    const after = JSON.parse(xrd(['eval', '--model', 'model', 'labelled', '--json']).stdout) as { top1: number; confusion: number[][] };
+    expect(after.confusion).toEqual(confusion);
+    expect(xrd(['calibrate', '--model', 'model', 'labelled']).stdout.split('\n')[0]).toBe(c1.stdout.split('\n')[0]);
 
     const text = xrd(['eval', '--model', 'model', 'labelled']);
     expect(text.stdout).toMatch(/^n 6 {3}top-1 \d\.\d{3} {3}top-3/);
