@@ -61,6 +61,9 @@ export * from './npcnn/train.ts';
 export * from './npcnn/infer.ts';
 export * from './npcnn/predict.ts';
 export * from './npcnn/metrics.ts';
+export * from './npcnn/calibration.ts';
+export * from './npcnn/explain.ts';
+export * from './npcnn/folds.ts';
 export { RunDirectoryError } from './npcnn/run-dir.ts';
 
 // Measured pattern files

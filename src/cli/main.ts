@@ -10,7 +10,7 @@ import type { ProgressStream } from './progress.ts';
 import { simulateCommand } from './simulate.ts';
 import { synthCommand } from './synth.ts';
 import { finetuneCommand, trainCommand } from './train.ts';
-import { calibrateCommand, evalCommand, predictCommand } from './predict.ts';
+import { calibrateCommand, evalCommand, explainCommand, predictCommand } from './predict.ts';
 import { foldsCommand } from './folds.ts';
 
 export interface CliIO {
@@ -30,7 +30,7 @@ export interface Command {
   run(args: ParsedArgs, io: CliIO): Promise<void | number>;
 }
 
-const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, evalCommand, calibrateCommand, foldsCommand];
+const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand];
 
 const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' };
 const DEBUG_FLAG: FlagSpec = { name: 'debug', type: 'boolean', description: 'show stack traces of errors' };

@@ -22,6 +22,10 @@ export interface PatternPlotOptions {
   yLabel?: string;
   width?: number;
   height?: number;
+  /** Per point in [0, 1]: shades the columns behind the pattern (e.g. attributions). */
+  shading?: ArrayLike<number>;
+  /** Legend text for the shading. */
+  shadingLabel?: string;
 }
 
 export class PlotError extends Error {
@@ -131,6 +135,23 @@ export function patternSvg(o: PatternPlotOptions): string {
   out.push(`<text transform="translate(18 ${m.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="14">${xmlEscape(o.yLabel ?? 'Intensity (normalised)')}</text>`);
   out.push('</g>');
 
+  if (o.shading) {
+    if (o.shading.length !== n) throw new PlotError(`shading needs one value per point (${n}), got ${o.shading.length}`);
+    // one rectangle per pixel column, as dark as the strongest value in it
+    const cols = new Map<number, number>();
+    for (let i = 0; i < n; i++) {
+      const v = Math.max(0, Math.min(1, o.shading[i]!));
+      const c = Math.floor(px(o.x[i]));
+      cols.set(c, Math.max(cols.get(c) ?? 0, v));
+    }
+    out.push('<g fill="#f28e2b">');
+    for (const [c, v] of cols) if (v > 0.02) out.push(`<rect x="${c}" y="${m.top}" width="1" height="${fmt(plotH)}" fill-opacity="${fmt(0.85 * v)}"/>`);
+    out.push('</g>');
+    if (o.shadingLabel) {
+      out.push(`<rect x="${m.left + 10}" y="${m.top + 8}" width="14" height="10" fill="#f28e2b"/>`);
+      out.push(`<text x="${m.left + 30}" y="${m.top + 17}">${xmlEscape(o.shadingLabel)}</text>`);
+    }
+  }
   out.push(`<path d="${parts.join('')}" fill="none" stroke="#1f4e9c" stroke-width="1.1" stroke-linejoin="round"/>`);
 
   if (o.peaks && o.peaks.length) {

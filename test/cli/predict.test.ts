@@ -122,3 +122,19 @@ describe('xrd eval', () => {
     expect(text.stdout).toMatch(/majority class \(cubic\) would score top-1 0.333/);
   }, 180_000);
 });
+
+describe('xrd explain', () => {
+  it('writes an SVG with the supporting regions shaded and lists the peaks that carried the prediction', () => {
+    const r = xrd(['explain', '--model', 'model', files[0]!, '-o', 'why.svg']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^labelled\/p0.xy: \w+ with probability \d+\.\d%; the peaks that carried it:\n\s+\d+\.\d\d deg {2}intensity \d\.\d\d {2}\d+\.\d% of the support/);
+    // the four peaks of the file are the ones listed
+    expect([...r.stdout.matchAll(/(\d+\.\d\d) deg/g)].map((m) => Number(m[1])).sort((a, b) => a - b)).toEqual([20, 35, 50, 61]);
+    const svg = readFileSync(join(tmp, 'why.svg'), 'utf8');
+    expect(svg).toContain('support for');
+    expect(svg).toMatch(/<rect x="\d+" y="\d+" width="1" height="[\d.]+" fill-opacity="[\d.]+"\/>/);
+    const bad = xrd(['explain', '--model', 'model', files[0]!, '-o', 'x.svg', '--class', 'rhombic']);
+    expect(bad.stderr).toMatch(/--class 'rhombic' is not a class of this model/);
+    expect(bad.code).toBe(2);
+  }, 60_000);
+});
