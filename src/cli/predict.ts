@@ -179,8 +179,13 @@ export const evalCommand: Command = {
     'recall and F1, the confusion matrix and the expected calibration error (10 bins) with its',
     'reliability curve. Files that cannot be read are listed and left out of the scores.',
   ].join('\n'),
-  flags: [MODEL_FLAG, { name: 'json', type: 'boolean', description: 'one JSON object on stdout' }, WAVELENGTH_FLAG],
-  examples: ['xrd eval --model runs/cs-compact ../shared/data/rruff-dev', 'xrd eval --model models/space-group labelled/ --json'],
+  flags: [
+    MODEL_FLAG,
+    { name: 'json', type: 'boolean', description: 'one JSON object on stdout' },
+    { name: 'report', type: 'string', value: 'FILE', description: 'also write a self-contained HTML report with plots' },
+    WAVELENGTH_FLAG,
+  ],
+  examples: ['xrd eval --model runs/cs-compact ../shared/data/rruff-dev --report rruff.html', 'xrd eval --model models/space-group labelled/ --json'],
   async run(args, io: CliIO) {
     const { flags: f, positionals } = args;
     if (positionals.length === 0) throw new UsageError("xrd eval needs labelled pattern files or directories; see 'xrd eval --help'");
@@ -218,6 +223,33 @@ export const evalCommand: Command = {
           for (const t of p.top) probs[i * c + model.classes.indexOf(t.label)] = t.probability;
         });
         report = { model: { architecture: model.config.architecture, task: model.config.task }, ...classificationMetrics(model.classes, labels, probs), failures };
+        if (f.report !== undefined) {
+          const truthOf = (i: number) => model.classes[labels[i]!]!;
+          const worst = labelled
+            .map((p, i) => ({ p, i }))
+            .filter(({ p, i }) => p.top[0]!.label !== truthOf(i))
+            .sort((a, b) => b.p.top[0]!.probability - a.p.top[0]!.probability)
+            .slice(0, 6);
+          const { readPatternFile, toModelGrid } = await import('../io/patterns.ts');
+          const { evalReportHtml } = await import('../plot/report-html.ts');
+          const { writeAtomically } = await import('../npcnn/model.ts');
+          const grid = model.config.input;
+          const x = Float64Array.from({ length: grid.points }, (_, i) => grid.twoThetaMin + i * grid.step);
+          const html = evalReportHtml({
+            title: `xrd eval: ${model.config.architecture} (${model.config.task})`,
+            about: [`model ${String(f.model ?? 'the shipped one')}; data ${positionals.join(', ')}; written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`],
+            metrics: report,
+            failures,
+            mistakes: worst.map(({ p, i }) => ({
+              file: p.file,
+              truth: truthOf(i),
+              top: p.top.slice(0, 3),
+              x,
+              y: toModelGrid(readPatternFile(p.file), grid, f.wavelength as number | undefined).values,
+            })),
+          });
+          await writeAtomically(f.report as string, html);
+        }
       } finally {
         model.dispose();
       }

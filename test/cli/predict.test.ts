@@ -117,6 +117,15 @@ describe('xrd eval', () => {
     expect(after.confusion).toEqual(confusion);
     expect(xrd(['calibrate', '--model', 'model', 'labelled']).stdout.split('\n')[0]).toBe(c1.stdout.split('\n')[0]);
 
+    // the HTML report: one file, plots inline, nothing fetched
+    expect(xrd(['eval', '--model', 'model', 'labelled', '--report', 'report.html']).code).toBe(0);
+    const html = readFileSync(join(tmp, 'report.html'), 'utf8');
+    expect(html).toMatch(/^<!DOCTYPE html>/);
+    for (const part of ['Confusion matrix', 'F1 per class', 'Reliability', 'Most confident mistakes']) expect(html).toContain(part);
+    expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect(html).not.toMatch(/\b(src|href)=|<script|@import|url\(/);
+    expect(html).toContain(`<td>${m.n}</td>`);
+
     const text = xrd(['eval', '--model', 'model', 'labelled']);
     expect(text.stdout).toMatch(/^n 6 {3}top-1 \d\.\d{3} {3}top-3/);
     expect(text.stdout).toMatch(/majority class \(cubic\) would score top-1 0.333/);
