@@ -9,6 +9,7 @@ struct Params {
   k: u32,          // topk: number of values kept per row (<= 16)
   row: u32,        // invocations per workgroup row in y (grid width * workgroup size)
   scale: f32,      // sum_chunks / broadcast_rows: multiplier (1/count for a mean)
+  square: u32,     // sum_chunks: 1 sums squared elements (the first pass of a sum of squares)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -19,7 +20,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> indices: array<i32>;
 @group(0) @binding(6) var<storage, read_write> values: array<f32>;
 
-// y[r, j] = scale * sum(x[r, j*chunk .. min((j+1)*chunk, cols) - 1]). Repeated passes (chunk 256)
+// y[r, j] = scale * sum(x[r, j*chunk .. min((j+1)*chunk, cols) - 1]), of squares with p.square
+// (the first pass of a sum of squares; later passes are plain sums). Repeated passes (chunk 256)
 // reduce a row of any length without workgroup barriers, which are slow on software GPUs; four
 // interleaved accumulators shorten the dependency chain.
 @compute @workgroup_size(256)
@@ -32,30 +34,12 @@ fn sum_chunks(@builtin(global_invocation_id) g: vec3<u32>) {
   let count = min(p.chunk, p.cols - j * p.chunk);
   var acc = vec4<f32>(0.0);
   var t = 0u;
-  for (; t + 4u <= count; t += 4u) {
-    acc += vec4<f32>(x[start + t], x[start + t + 1u], x[start + t + 2u], x[start + t + 3u]);
-  }
-  for (; t < count; t++) { acc.x += x[start + t]; }
-  y[i] = p.scale * ((acc.x + acc.y) + (acc.z + acc.w));
-}
-
-// As sum_chunks, over squared elements (the first pass of a sum of squares; later passes are
-// plain sums). Used for the global gradient norm.
-@compute @workgroup_size(256)
-fn sum_squares_chunks(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.y * p.row + g.x;
-  if (i >= p.rows * p.out_cols) { return; }
-  let r = i / p.out_cols;
-  let j = i - r * p.out_cols;
-  let start = r * p.cols + j * p.chunk;
-  let count = min(p.chunk, p.cols - j * p.chunk);
-  var acc = vec4<f32>(0.0);
-  var t = 0u;
+  let sq = p.square != 0u;
   for (; t + 4u <= count; t += 4u) {
     let v = vec4<f32>(x[start + t], x[start + t + 1u], x[start + t + 2u], x[start + t + 3u]);
-    acc += v * v;
+    acc += select(v, v * v, sq);
   }
-  for (; t < count; t++) { acc.x += x[start + t] * x[start + t]; }
+  for (; t < count; t++) { let v = x[start + t]; acc.x += select(v, v * v, sq); }
   y[i] = p.scale * ((acc.x + acc.y) + (acc.z + acc.w));
 }
 

@@ -2,6 +2,7 @@
 // a labelled directory. Thin over npcnn/predict.ts and npcnn/metrics.ts.
 import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from '../sim/crystal.ts';
 import type { Metrics } from '../npcnn/metrics.ts';
+import type { Model } from '../npcnn/model.ts';
 import type { FileFailure, FilePrediction, RankedClass } from '../npcnn/predict.ts';
 import { UsageError } from './args.ts';
 import type { CliIO, Command } from './main.ts';
@@ -29,6 +30,22 @@ function systemsFromGroups(top: RankedClass[]): RankedClass[] {
     sums.set(s, (sums.get(s) ?? 0) + r.probability);
   }
   return [...sums].map(([label, probability]) => ({ label, probability })).sort((a, b) => b.probability - a.probability);
+}
+
+/**
+ * The predictions whose files carry the model's kind of label, their class indices and the full
+ * probability rows (predictions must list every class in `top`).
+ */
+function labelledRows(model: Model, predictions: FilePrediction[]): { labelled: FilePrediction[]; labels: number[]; probs: Float32Array } {
+  const sg = model.config.task === 'space-group';
+  const labelled = predictions.filter((p) => (sg ? p.truth.spaceGroup !== null : p.truth.crystalSystem !== null));
+  const labels = labelled.map((p) => (sg ? p.truth.spaceGroup! - 1 : CRYSTAL_SYSTEMS.indexOf(p.truth.crystalSystem as CrystalSystem)));
+  const c = model.classes.length;
+  const probs = new Float32Array(labelled.length * c);
+  labelled.forEach((p, i) => {
+    for (const t of p.top) probs[i * c + model.classes.indexOf(t.label)] = t.probability;
+  });
+  return { labelled, labels, probs };
 }
 
 function pct(p: number): string {
@@ -214,14 +231,9 @@ export const evalCommand: Command = {
         });
         progress.finish();
         failures = r.failures;
-        const labelled = r.predictions.filter((p) => (model.config.task === 'space-group' ? p.truth.spaceGroup !== null : p.truth.crystalSystem !== null));
+        const { labelled, labels, probs } = labelledRows(model, r.predictions);
         for (const p of r.predictions) if (!labelled.includes(p)) failures.push({ file: p.file, error: `no ${model.config.task === 'space-group' ? 'space_group' : 'crystal_system'} label in its header` });
         if (labelled.length === 0) throw new UsageError(`none of the ${files.length} files could be scored (${failures[0]?.error ?? 'no labels'})`);
-        const labels = labelled.map((p) => (model.config.task === 'space-group' ? p.truth.spaceGroup! - 1 : CRYSTAL_SYSTEMS.indexOf(p.truth.crystalSystem as CrystalSystem)));
-        const probs = new Float32Array(labelled.length * c);
-        labelled.forEach((p, i) => {
-          for (const t of p.top) probs[i * c + model.classes.indexOf(t.label)] = t.probability;
-        });
         report = { model: { architecture: model.config.architecture, task: model.config.task }, ...classificationMetrics(model.classes, labels, probs), failures };
         if (f.report !== undefined) {
           const truthOf = (i: number) => model.classes[labels[i]!]!;
@@ -310,14 +322,8 @@ export const calibrateCommand: Command = {
       try {
         const c = model.classes.length;
         const r = await predictFiles(model, files, { top: c, wavelength: f.wavelength as number | undefined });
-        const task = model.config.task;
-        const usable = r.predictions.filter((p) => (task === 'space-group' ? p.truth.spaceGroup !== null : p.truth.crystalSystem !== null));
-        if (usable.length === 0) throw new UsageError(`none of the ${files.length} files has a ${task === 'space-group' ? 'space_group' : 'crystal_system'} label to calibrate on`);
-        const labels = usable.map((p) => (task === 'space-group' ? p.truth.spaceGroup! - 1 : CRYSTAL_SYSTEMS.indexOf(p.truth.crystalSystem as CrystalSystem)));
-        const shown = new Float32Array(usable.length * c);
-        usable.forEach((p, i) => {
-          for (const t of p.top) shown[i * c + model.classes.indexOf(t.label)] = t.probability;
-        });
+        const { labelled: usable, labels, probs: shown } = labelledRows(model, r.predictions);
+        if (usable.length === 0) throw new UsageError(`none of the ${files.length} files has a ${model.config.task === 'space-group' ? 'space_group' : 'crystal_system'} label to calibrate on`);
         // back to temperature 1 when the model was calibrated before
         const raw = applyTemperature(shown, c, 1 / (model.config.temperature ?? 1));
         const t = fitTemperature(raw, labels, c);

@@ -1,22 +1,16 @@
 // End-to-end tests of `xrd predict` and `xrd eval` with a tiny model trained by `xrd train` in the
 // test: table, JSON and CSV output, files that cannot be read, and eval's metrics checked against
 // a confusion matrix computed here from predict's answers on the same files.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRYSTAL_SYSTEMS } from '../../src/sim/crystal.ts';
+import { xrdIn } from '../helpers/cli.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-predict-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
-
-function xrd(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
-}
+const xrd = xrdIn(tmp);
 
 /** Peaks at the given angles on 5-90 deg, step 0.02, with a label header. */
 function pattern(name: string, peaks: number[], label: string): string {

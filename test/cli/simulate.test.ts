@@ -1,11 +1,12 @@
 // End-to-end tests of `xrd simulate`: spawn bin/xrd.js as a user would.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCif } from '../../src/sim/cif.ts';
 import { peakList } from '../../src/sim/reflections.ts';
+import { xrdIn } from '../helpers/cli.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-cli-test-'));
@@ -16,12 +17,7 @@ const PY = '/usr/bin/python3';
 const hasPython = existsSync(PY);
 
 // Dawn itself prints these two lines on stderr when a device is created on lavapipe.
-const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
-
-function xrd(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
-}
+const xrd = xrdIn(tmp, 120_000);
 
 /** Exactly one line on stderr, no stack trace. */
 function expectOneLine(stderr: string): void {

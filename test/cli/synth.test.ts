@@ -1,5 +1,5 @@
 // End-to-end tests of `xrd synth`: the dataset on disk, read back by our reader and by numpy.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,17 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSpaceGroups } from '../../src/cli/synth.ts';
 import { crystalSystemOf } from '../../src/sim/crystal.ts';
 import { decodeNpy } from '../../src/sim/npy.ts';
+import { xrdIn } from '../helpers/cli.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-synth-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const PY = '/usr/bin/python3';
-const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
-
-function xrd(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
-}
+const xrd = xrdIn(tmp, 120_000);
 
 const GROUPS = [14, 62, 225];
 

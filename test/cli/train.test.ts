@@ -1,21 +1,17 @@
 // End-to-end tests of `xrd train` as a user runs it: a short run writes a usable run directory,
 // a synth dataset can be the source, Ctrl-C saves a checkpoint that --resume continues, and bad
 // flags or directories stop with one line and the right exit code.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { xrdIn } from '../helpers/cli.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-train-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const DAWN_NOISE = /^Warning: maxDynamic\w+ artificially reduced.*\n/gm;
-
-function xrd(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/xrd.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.replace(DAWN_NOISE, '') };
-}
+const xrd = xrdIn(tmp);
 
 // small and quick: 8 patterns per step from a pool of 8 crystals
 const QUICK = ['--batch', '8', '--val-size', '8', '--pool', '8', '--refresh', '1', '--preset', 'clean'];

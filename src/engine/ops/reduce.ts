@@ -11,7 +11,7 @@ const CHUNK = 256;
 export const TOPK_MAX = 16;
 
 function noParams(extra: Partial<Record<string, number>>, row: number) {
-  return { rows: 0, cols: 0, chunk: 0, out_cols: 0, k: 0, scale: 1, ...extra, row };
+  return { rows: 0, cols: 0, chunk: 0, out_cols: 0, k: 0, scale: 1, square: 0, ...extra, row };
 }
 
 function lastAxis(op: string, shape: readonly number[]): { rows: number; cols: number; lead: number[] } {
@@ -35,8 +35,8 @@ function rowSums(engine: Engine, x: Tensor, rows: number, cols: number, scale: n
     const last = outCols === 1;
     const out = last ? engine.empty(outShape) : engine.empty([rows, outCols]);
     const { workgroups, row } = grid1d(engine, rows * outCols);
-    engine.dispatch('reduce', squares && cur === x ? 'sum_squares_chunks' : 'sum_chunks', {
-      bindings: { p: noParams({ rows, cols: c, chunk: CHUNK, out_cols: outCols, scale: last ? scale : 1 }, row), x: cur, y: out },
+    engine.dispatch('reduce', 'sum_chunks', {
+      bindings: { p: noParams({ rows, cols: c, chunk: CHUNK, out_cols: outCols, scale: last ? scale : 1, square: squares && cur === x ? 1 : 0 }, row), x: cur, y: out },
       workgroups,
     });
     if (cur !== x) cur.dispose(); // reused only after the submit, so the recorded pass still reads it
