@@ -70,7 +70,7 @@ function foldOptions(f: Record<string, FlagValue | undefined>): Partial<TrainOpt
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a classifier on simulated patterns (resumable runs with checkpoints)',
-  usage: 'xrd train --out DIR [--task crystal-system|space-group] [--arch npcnn|compact|scnn|mlp] [--steps N] [--batch B] [options]',
+  usage: 'xrd train --out DIR [--task crystal-system|space-group] [--arch compact|npcnn|npcnn-bn|scnn|mlp] [--steps N] [--batch B] [options]',
   description: [
     'Streams simulated patterns (synthetic crystals of all 230 space groups and/or CIF directories,',
     'with the preset\'s experimental effects drawn per pattern) or a dataset written by `xrd synth`',
@@ -98,8 +98,8 @@ export const trainCommand: Command = {
     { name: 'preset', type: 'string', value: 'NAME', description: `effects of simulated patterns: ${PRESETS.join(', ')} (default realistic)` },
     { name: 'prior', type: 'string', value: 'NAME', description: `space groups of synthetic crystals: ${PRIORS.join(', ')} (default uniform)` },
     { name: 'space-groups', type: 'string', value: 'LIST', description: 'synthetic space groups to draw, e.g. 1-230 or 14,62,225 (default all)' },
-    { name: 'pool', type: 'int', value: 'N', description: 'synthetic structures kept in the pool (default 512)' },
-    { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 8)' },
+    { name: 'pool', type: 'int', value: 'N', description: 'synthetic structures kept in the pool (default 1024)' },
+    { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 32; fewer: the pool gets memorised)' },
     { name: 'cif', type: 'string', value: 'DIRS', description: 'CIF directories (comma-separated) mixed into the stream' },
     { name: 'cif-share', type: 'number', value: 'X', description: 'fraction of patterns from --cif (default 0.5; 1: CIFs only)' },
     { name: 'dataset', type: 'string', value: 'DIR', description: 'train on a dataset written by xrd synth instead' },

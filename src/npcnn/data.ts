@@ -41,9 +41,13 @@ export interface DataOptions {
   prior?: SpaceGroupPrior;
   /** Restrict synthetic crystals to these space groups (weighted by the prior among them). */
   spaceGroups?: number[];
-  /** Prepared synthetic structures kept at once (default 512). */
+  /** Prepared synthetic structures kept at once (default 1024). */
   poolSize?: number;
-  /** Synthetic structures replaced after each batch (default 8). */
+  /**
+   * Synthetic structures replaced after each batch (default 32). Too few and the network
+   * memorises the pool: with 8 per batch of 64 from 512, training accuracy reached 0.77 while
+   * held-out accuracy stayed at 0.28 and its loss rose.
+   */
   refreshPerBatch?: number;
   /** Directories of CIFs (real structures) mixed into the stream. */
   cifDirs?: string[];
@@ -174,8 +178,8 @@ export class SimulatedSource implements TrainingSource {
       }
       this.weights = this.weights.map((w, i) => (keep.has(i + 1) ? w : 0));
     }
-    this.poolSize = options.poolSize ?? 512;
-    this.refresh = options.refreshPerBatch ?? 8;
+    this.poolSize = options.poolSize ?? 1024;
+    this.refresh = options.refreshPerBatch ?? 32;
     if (!Number.isInteger(this.poolSize) || this.poolSize < 2) throw new TrainingDataError(`poolSize must be an integer >= 2, got ${this.poolSize}`);
     if (!Number.isInteger(this.refresh) || this.refresh < 0) throw new TrainingDataError(`refreshPerBatch must be an integer >= 0, got ${this.refresh}`);
     const dirs = options.cifDirs ?? [];

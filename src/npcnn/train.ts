@@ -94,7 +94,7 @@ export function defaultRunOptions(arch: Architecture): RunOptions {
     schedule: paper ? 'constant' : 'cosine',
     clip: paper ? 0 : 5,
     seed: 0,
-    data: { effects: 'realistic', prior: 'uniform', poolSize: 512, refreshPerBatch: 8 },
+    data: { effects: 'realistic', prior: 'uniform', poolSize: 1024, refreshPerBatch: 32 },
     validateEvery: 100,
     valSize: 256,
     checkpointEvery: 100,
