@@ -259,7 +259,18 @@ export function readModelConfig(dir: string): ModelConfig {
 
 /** Reads a model directory written by saveModel (or by training). */
 export async function loadModel(engine: Engine, dir: string): Promise<Model> {
-  const config = readModelConfig(dir);
+  const model = new Model(engine, readModelConfig(dir));
+  try {
+    await loadWeights(model, dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/** Copies a model directory's weights into a model of the same layers (e.g. to fine-tune it). */
+export async function loadWeights(model: Model, dir: string): Promise<void> {
   const bytes = await readModelFile(dir, WEIGHTS_FILE);
   let tensors: Map<string, NamedTensorData>;
   try {
@@ -268,12 +279,5 @@ export async function loadModel(engine: Engine, dir: string): Promise<Model> {
     if (e instanceof SafetensorsError) throw new ModelLoadError(`${join(dir, WEIGHTS_FILE)}: ${e.message}`);
     throw e;
   }
-  const model = new Model(engine, config);
-  try {
-    model.loadState(tensors, join(dir, WEIGHTS_FILE));
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  model.loadState(tensors, join(dir, WEIGHTS_FILE));
 }

@@ -18,7 +18,7 @@ import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
 import { ARCHITECTURES, modelConfig, TASKS, type Architecture, type ModelConfig, type Task } from './config.ts';
 import { filesOfFold, MeasuredSource, trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
 import { chunks, maxMicroBatch, score } from './infer.ts';
-import { createModel, loadModel, readModelConfig, type Model } from './model.ts';
+import { createModel, loadWeights, readModelConfig, type Model } from './model.ts';
 import { loadRun, prepareNewRun, readRunFile, removeUnfinishedRun, saveRun, type RunFile, type TrainState } from './run-dir.ts';
 import { learningRate, SCHEDULES, type Schedule } from './schedule.ts';
 
@@ -290,7 +290,8 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
         `the data's grid (${g.points} points from ${g.twoThetaMin} deg, step ${g.step}, ${g.wavelength} A) does not match the model's (${grid.points} points from ${grid.twoThetaMin} deg, step ${grid.step}, ${grid.wavelength} A)`,
       );
     }
-    model = o.resume || !options.init ? createModel(engine, config) : await loadModel(engine, options.init);
+    model = createModel(engine, config);
+    if (options.init && !o.resume) await loadWeights(model, options.init);
     if (source instanceof MeasuredSource && config.task === 'space-group' && !source.hasSpaceGroups) {
       throw new TrainOptionsError(`some measured patterns have no space_group header, which the space-group task needs`);
     }
