@@ -101,6 +101,13 @@ export const synthCommand: Command = {
     });
     const batchSize = Math.min(batch, count);
     const progress = new Progress('synth', count, io.stderr);
+    // Ctrl-C or SIGTERM: stop after the current batch and leave nothing behind.
+    let interrupted: string | null = null;
+    const onSignal = (signal: string) => () => {
+      interrupted = signal;
+    };
+    const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
+    for (const [sig, h] of Object.entries(handlers)) process.on(sig, h);
     try {
       const stream = simulate({
         engine,
@@ -116,7 +123,7 @@ export const synthCommand: Command = {
       // Start reading batch k back, then let the generator build batch k+1 on the CPU while the
       // GPU renders batch k.
       let next = await stream.next();
-      while (!next.done) {
+      while (!next.done && !interrupted) {
         const b = next.value;
         const reading = b.patterns.read();
         b.spaceGroup.dispose();
@@ -133,12 +140,23 @@ export const synthCommand: Command = {
         writer.append(data.subarray(0, rows * grid.points), labels);
         progress.tick(rows);
       }
+      if (interrupted) {
+        if (!next.done) {
+          for (const t of [next.value.patterns, next.value.spaceGroup, next.value.crystalSystem]) t.dispose();
+        }
+        writer.abort();
+      }
     } catch (e) {
       writer.abort();
       throw e;
     } finally {
+      for (const [sig, h] of Object.entries(handlers)) process.off(sig, h);
       progress.finish();
       engine.destroy();
+    }
+    if (interrupted) {
+      io.stderr.write(`xrd synth: interrupted (${interrupted}) after ${writer.rowsWritten} of ${count} patterns; nothing was written to ${out}\n`);
+      return 130;
     }
     const summary = await writer.close();
     const secs = progress.elapsedSeconds;

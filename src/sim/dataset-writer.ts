@@ -7,9 +7,14 @@
 // The .npy header carries the final shape, so it is written first and rows are appended as batches
 // arrive: only one batch is ever in memory. labels.csv is produced at close() by re-reading
 // labels.json line by line, since its columns (the union of all rows' keys) are known only then.
+//
+// All or nothing: the files are written into a staging folder beside the target (DIR.partial-PID)
+// and moved into place by close() once complete; abort() (an error, Ctrl-C) deletes the staging
+// folder. A lock file (DIR.lock, holding the writer's pid) refuses a second writer at once; a
+// lock whose process is gone is taken over.
 
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from './crystal.ts';
 import { npyHeader } from './npy.ts';
@@ -80,6 +85,49 @@ function csvCell(v: Scalar | undefined): string {
 
 const LABEL_COLUMNS = ['index', 'name', 'space_group', 'crystal_system', 'crystal_system_id'];
 
+/** Every file a dataset folder may hold. */
+const DATASET_FILES = ['patterns.npy', 'patterns.csv', 'labels.json', 'labels.csv', 'dataset.json'];
+
+/** The target must be absent, empty, or (with overwrite) a dataset folder; never other files. */
+function checkTarget(dir: string, overwrite: boolean): void {
+  if (!existsSync(dir)) return;
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('it is a file, not a folder');
+    entries = readdirSync(dir);
+  } catch (e) {
+    throw new DatasetWriteError(`cannot write the dataset to ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const foreign = entries.filter((f) => !DATASET_FILES.includes(f));
+  if (foreign.length) throw new DatasetWriteError(`${dir} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); write the dataset to a new or empty folder`);
+  if (entries.length && !overwrite) throw new DatasetWriteError(`${dir} already holds a dataset; pass --overwrite to replace it or choose another folder`);
+}
+
+/** DIR.lock with our pid, created exclusively; a lock of a process that is gone is taken over. */
+function takeLock(dir: string): void {
+  const lock = `${dir}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new DatasetWriteError(`cannot write beside ${dir}: ${(e as Error).message}`);
+    }
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {
+      // no such process: the lock is stale
+    }
+    if (alive) throw new DatasetWriteError(`another xrd (pid ${pid}) is writing ${dir}; wait for it to finish or choose another folder`);
+    rmSync(lock, { force: true });
+    rmSync(`${dir}.partial-${pid}`, { recursive: true, force: true });
+  }
+  throw new DatasetWriteError(`cannot lock ${dir}: ${lock} keeps coming back; is another xrd starting?`);
+}
+
 export class DatasetWriter {
   private written = 0;
   private patternsFd: number;
@@ -89,14 +137,20 @@ export class DatasetWriter {
   private readonly format: PatternFormat;
   private readonly patternsFile: string;
 
+  /** Where the files are written until close() moves them to `dir`. */
+  private readonly staging: string;
+
   private constructor(
     readonly dir: string,
     private readonly options: DatasetWriterOptions,
   ) {
     this.format = options.format ?? 'npy';
     this.patternsFile = this.format === 'npy' ? 'patterns.npy' : 'patterns.csv';
-    this.patternsFd = openSync(join(dir, this.patternsFile), 'w');
-    this.labelsFd = openSync(join(dir, 'labels.json'), 'w');
+    this.staging = `${dir}.partial-${process.pid}`;
+    rmSync(this.staging, { recursive: true, force: true });
+    mkdirSync(this.staging);
+    this.patternsFd = openSync(join(this.staging, this.patternsFile), 'w');
+    this.labelsFd = openSync(join(this.staging, 'labels.json'), 'w');
     if (this.format === 'npy') writeSync(this.patternsFd, npyHeader([options.count, options.grid.points], '<f4'));
     writeSync(this.labelsFd, '[\n');
   }
@@ -109,20 +163,19 @@ export class DatasetWriter {
     if (options.format !== undefined && options.format !== 'npy' && options.format !== 'csv') {
       throw new DatasetWriteError(`unknown pattern format '${String(options.format)}'; use npy or csv`);
     }
+    checkTarget(dir, options.overwrite ?? false);
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dirname(resolve(dir)), { recursive: true });
     } catch (e) {
-      throw new DatasetWriteError(`cannot create the dataset folder ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new DatasetWriteError(`cannot create the folder of ${dir}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (!options.overwrite && existsSync(join(dir, 'dataset.json'))) {
-      throw new DatasetWriteError(`${dir} already holds a dataset (dataset.json); choose another folder or allow overwriting`);
-    }
-    // A dataset.json from an earlier run would describe files we are about to replace.
-    rmSync(join(dir, 'dataset.json'), { force: true });
+    takeLock(dir);
     try {
       return new DatasetWriter(dir, options);
     } catch (e) {
-      throw new DatasetWriteError(`cannot write into ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+      rmSync(`${dir}.partial-${process.pid}`, { recursive: true, force: true });
+      rmSync(`${dir}.lock`, { force: true });
+      throw new DatasetWriteError(`cannot write beside ${dir}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
@@ -187,14 +240,14 @@ export class DatasetWriter {
     this.written += rows;
   }
 
-  /** Stop after a failure: close and delete the files written so far. */
+  /** Stop after a failure or an interruption: delete everything written so far; the target is untouched. */
   abort(): void {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.patternsFd);
     closeSync(this.labelsFd);
-    rmSync(join(this.dir, this.patternsFile), { force: true });
-    rmSync(join(this.dir, 'labels.json'), { force: true });
+    rmSync(this.staging, { recursive: true, force: true });
+    rmSync(`${this.dir}.lock`, { force: true });
   }
 
   /** Finish the files; throws DatasetWriteError when fewer rows than announced were appended. */
@@ -205,6 +258,8 @@ export class DatasetWriter {
     closeSync(this.patternsFd);
     closeSync(this.labelsFd);
     if (this.written !== this.options.count) {
+      rmSync(this.staging, { recursive: true, force: true });
+      rmSync(`${this.dir}.lock`, { force: true });
       throw new DatasetWriteError(
         `only ${this.written} of ${this.options.count} patterns were written to ${this.dir}; the files are incomplete, write the dataset again`,
       );
@@ -235,9 +290,23 @@ export class DatasetWriter {
       },
       files,
     };
-    writeFileSync(join(this.dir, 'dataset.json'), JSON.stringify(description, null, 2) + '\n');
+    writeFileSync(join(this.staging, 'dataset.json'), JSON.stringify(description, null, 2) + '\n');
+    this.moveIntoPlace();
     const bytes = this.format === 'npy' ? npyHeader([this.options.count, grid.points]).length + this.options.count * grid.points * 4 : NaN;
     return { dir: this.dir, count: this.written, files, bytes };
+  }
+
+  /** Replaces the target with the complete staging folder (an old dataset there goes first). */
+  private moveIntoPlace(): void {
+    try {
+      if (existsSync(this.dir)) {
+        for (const f of DATASET_FILES) rmSync(join(this.dir, f), { force: true });
+        rmdirSync(this.dir); // empty now: checkTarget allowed nothing else in it
+      }
+      renameSync(this.staging, this.dir);
+    } finally {
+      rmSync(`${this.dir}.lock`, { force: true });
+    }
   }
 
   /** Parameter columns; a key that is null in some rows and an object in others keeps only its sub-keys. */
@@ -248,11 +317,11 @@ export class DatasetWriter {
 
   private async writeLabelsCsv(): Promise<void> {
     const columns = [...LABEL_COLUMNS, ...this.paramColumnList()];
-    const tmp = join(this.dir, 'labels.csv.partial');
+    const tmp = join(this.staging, 'labels.csv.partial');
     const fd = openSync(tmp, 'w');
     try {
       writeSync(fd, columns.map(csvCell).join(',') + '\n');
-      const lines = createInterface({ input: createReadStream(join(this.dir, 'labels.json')), crlfDelay: Infinity });
+      const lines = createInterface({ input: createReadStream(join(this.staging, 'labels.json')), crlfDelay: Infinity });
       let batch: string[] = [];
       for await (const line of lines) {
         const t = line.endsWith(',') ? line.slice(0, -1) : line;
@@ -268,6 +337,6 @@ export class DatasetWriter {
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, join(this.dir, 'labels.csv'));
+    renameSync(tmp, join(this.staging, 'labels.csv'));
   }
 }

@@ -1,13 +1,13 @@
 // End-to-end tests of `xrd synth`: the dataset on disk, read back by our reader and by numpy.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSpaceGroups } from '../../src/cli/synth.ts';
 import { crystalSystemOf } from '../../src/sim/crystal.ts';
 import { decodeNpy } from '../../src/sim/npy.ts';
-import { xrdIn } from '../helpers/cli.ts';
+import { XRD_BIN, xrdIn } from '../helpers/cli.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-synth-test-'));
@@ -70,8 +70,49 @@ describe('xrd synth', () => {
     // An existing dataset is not replaced without --overwrite.
     const exists = xrd([...args, '-o', 'ds']);
     expect(exists.code).toBe(1);
-    expect(exists.stderr).toMatch(/^xrd: ds already holds a dataset/);
+    expect(exists.stderr).toMatch(/^xrd: ds already holds a dataset; pass --overwrite to replace it/);
   });
+
+  it('Ctrl-C leaves nothing; a second writer is refused at once; the first completes whole; unrelated files are never touched', async () => {
+    const start = (out: string, count: number) => spawn(process.execPath, [XRD_BIN, 'synth', '--count', String(count), '--batch', '16', '--preset', 'clean', '-o', out], { cwd: tmp });
+    const stderrOf = (child: ReturnType<typeof spawn>) => {
+      let text = '';
+      child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+      return () => text;
+    };
+    const exit = (child: ReturnType<typeof spawn>) => new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+
+    // interrupted: exit 130, no dataset, no staging folder, no lock
+    const a = start('interrupted', 100000);
+    const aErr = stderrOf(a);
+    await new Promise((r) => setTimeout(r, 4000));
+    a.kill('SIGINT');
+    expect(await exit(a)).toBe(130);
+    expect(aErr()).toMatch(/interrupted \(SIGINT\) after \d+ of 100000 patterns; nothing was written to interrupted/);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('interrupted'))).toEqual([]);
+
+    // two writers into one folder: the second is refused while the first runs, the first completes
+    // enough patterns that the first run is still writing when the second starts
+    const first = start('shared', 1500);
+    const firstDone = exit(first);
+    for (let i = 0; i < 100 && !existsSync(join(tmp, 'shared.lock')); i++) await new Promise((r) => setTimeout(r, 100));
+    const second = xrd(['synth', '--count', '8', '--preset', 'clean', '-o', 'shared']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/^xrd: another xrd \(pid \d+\) is writing shared; wait for it to finish or choose another folder/);
+    expect(await firstDone).toBe(0);
+    const { shape } = decodeNpy(new Uint8Array(readFileSync(join(tmp, 'shared', 'patterns.npy'))));
+    expect(shape).toEqual([1500, 8500]);
+    expect(readFileSync(join(tmp, 'shared', 'labels.json'), 'utf8').trim().endsWith(']')).toBe(true);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('shared'))).toEqual(['shared']);
+
+    // a folder of other files is refused and left as it was
+    mkdirSync(join(tmp, 'mine'));
+    writeFileSync(join(tmp, 'mine', 'notes.txt'), 'keep');
+    const foreign = xrd(['synth', '--count', '2', '--preset', 'clean', '-o', 'mine', '--overwrite']);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/mine holds other files \(notes.txt\); write the dataset to a new or empty folder/);
+    expect(readdirSync(join(tmp, 'mine'))).toEqual(['notes.txt']);
+  }, 120_000);
 
   it('rejects bad space-group lists, presets and formats with exit code 2', () => {
     expect(parseSpaceGroups('1-3, 225,2')).toEqual([1, 2, 3, 225]);
