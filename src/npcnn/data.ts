@@ -84,6 +84,11 @@ const SYSTEM_RANGES: [number, number][] = [
   [195, 230],
 ];
 
+/** A space-group number drawn with probability proportional to weights[number - 1]. */
+export function drawSpaceGroup(weights: readonly number[], rng: Rng): number {
+  return 1 + rng.weightedIndex(weights);
+}
+
 /** Weights of the 230 groups under a prior. */
 export function priorWeights(prior: SpaceGroupPrior): number[] {
   if (prior === 'uniform') return new Array<number>(230).fill(1);
@@ -217,7 +222,7 @@ export class SimulatedSource implements TrainingSource {
     const rng = this.crystalsRoot.fork(id);
     for (let attempt = 0; attempt < 8; attempt++) {
       const r = rng.fork(attempt);
-      const sg = 1 + r.fork(0).weightedIndex(this.weights);
+      const sg = drawSpaceGroup(this.weights, r.fork(0));
       try {
         return preparePhase(generateCrystal(sg, r.fork(1)), { grid: this.grid, config: this.config });
       } catch (e) {

@@ -87,3 +87,26 @@ describe('folds', () => {
     }
   }, 60_000);
 });
+
+describe('nearest-neighbour baseline, by hand', () => {
+  it('equals a case worked out by hand', () => {
+    // 4 patterns, folds [0, 0, 1, 1]; correlations chosen so that
+    //   0 -> nearest in fold 1 is 3 (0.9 > 0.2), 1 -> 2 (0.8 > 0.1), 2 -> 1 (0.8 > 0.3), 3 -> 0 (0.9 > 0.4)
+    const c = [
+      [1, 0.5, 0.2, 0.9],
+      [0.5, 1, 0.8, 0.1],
+      [0.2, 0.8, 1, 0.6],
+      [0.9, 0.1, 0.6, 1],
+    ];
+    const corr = Float64Array.from(c.flat());
+    const sg = [14, 62, 62, 225];
+    const cs = ['monoclinic', 'orthorhombic', 'orthorhombic', 'cubic'];
+    const b = foldBaselines(corr, sg, cs, [0, 0, 1, 1], 2);
+    // predictions: 0 -> 225 (wrong), 1 -> 62 (right), 2 -> 62 (right), 3 -> 14 (wrong)
+    expect(b.nearest.spaceGroup).toEqual({ top1: 0.5, n: 4 });
+    expect(b.nearest.crystalSystem).toEqual({ top1: 0.5, n: 4 });
+    // majority of the other fold: fold 0 sees {62, 225} (tie -> first counted, 62): patterns 0, 1 -> 1 right;
+    // fold 1 sees {14, 62} (tie -> 14): patterns 2, 3 -> 0 right
+    expect(b.majority.spaceGroup).toEqual({ top1: 0.25, n: 4 });
+  });
+});
