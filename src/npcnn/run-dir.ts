@@ -171,6 +171,8 @@ export function curvesOf(log: object[]): string {
   const k = Math.max(1, Math.round(steps.length / 50));
   const vals = events.filter((e) => e.type === 'validation');
   const sets = [...new Set(vals.map((v) => v.set!))];
+  // a directory's last component is enough in a legend
+  const short = (set: string) => set.replace(/\/+$/, '').split('/').pop()!;
   const colors = ['#d62728', '#2ca02c', '#9467bd'];
   return curvesSvg(
     [
@@ -179,7 +181,7 @@ export function curvesOf(log: object[]): string {
         yLabel: 'cross-entropy',
         series: [
           { name: 'training (smoothed)', color: '#1f77b4', points: smooth(steps.map((e) => [e.patterns, e.loss]), k) },
-          ...sets.map((s, i) => ({ name: `validation: ${s}`, color: colors[i % 3]!, markers: true, points: vals.filter((v) => v.set === s).map((v) => [v.patterns, v.loss] as [number, number]) })),
+          ...sets.map((s, i) => ({ name: `validation: ${short(s)}`, color: colors[i % 3]!, markers: true, points: vals.filter((v) => v.set === s).map((v) => [v.patterns, v.loss] as [number, number]) })),
         ],
       },
       {
@@ -188,7 +190,7 @@ export function curvesOf(log: object[]): string {
         yRange: [0, 1],
         series: [
           { name: 'training (smoothed)', color: '#1f77b4', points: smooth(steps.map((e) => [e.patterns, e.accuracy ?? NaN]), k) },
-          ...sets.map((s, i) => ({ name: `validation: ${s}`, color: colors[i % 3]!, markers: true, points: vals.filter((v) => v.set === s).map((v) => [v.patterns, v.top1!] as [number, number]) })),
+          ...sets.map((s, i) => ({ name: `validation: ${short(s)}`, color: colors[i % 3]!, markers: true, points: vals.filter((v) => v.set === s).map((v) => [v.patterns, v.top1!] as [number, number]) })),
         ],
       },
     ],

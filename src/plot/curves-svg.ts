@@ -59,9 +59,10 @@ function panelSvg(p: Panel, xLabel: string, dx: number): string {
       const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
       out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
     }
+    // legend at the top right, text ending beside its swatch (long names grow leftwards)
     const ly = M.top + 12 + i * 14;
-    out.push(`<rect x="${dx + M.left + pw - 120}" y="${ly - 8}" width="10" height="3" fill="${s.color}"/>`);
-    out.push(`<text x="${dx + M.left + pw - 106}" y="${ly - 3}" font-size="10">${xmlEscape(s.name)}</text>`);
+    out.push(`<rect x="${dx + M.left + pw - 16}" y="${ly - 8}" width="10" height="3" fill="${s.color}"/>`);
+    out.push(`<text x="${dx + M.left + pw - 20}" y="${ly - 3}" font-size="10" text-anchor="end">${xmlEscape(s.name)}</text>`);
   });
   return out.join('\n');
 }
