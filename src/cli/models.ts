@@ -1,10 +1,10 @@
 // Model arguments shared by predict and eval: `--model DIR[,DIR]`, defaulting to the shipped
 // models, and pattern file arguments (files or directories).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine/engine.ts';
-import { PATTERN_EXTENSIONS } from '../io/patterns.ts';
+import { PATTERN_EXTENSIONS, patternFilesIn } from '../io/patterns.ts';
 import { loadModel, type Model } from '../npcnn/model.ts';
 import { InputError, UsageError } from './args.ts';
 
@@ -36,10 +36,7 @@ export function patternFiles(args: string[]): string[] {
       throw new InputError(`${a} does not exist`);
     }
     if (st.isDirectory()) {
-      const found = readdirSync(a)
-        .filter((n) => PATTERN_EXTENSIONS.some((e) => n.toLowerCase().endsWith(e)))
-        .sort()
-        .map((n) => join(a, n));
+      const found = patternFilesIn(a);
       if (found.length === 0) throw new InputError(`${a} holds no pattern files (${PATTERN_EXTENSIONS.join(', ')})`);
       out.push(...found);
     } else out.push(a);

@@ -87,12 +87,15 @@ export const predictCommand: Command = {
     const { createEngine } = await import('../engine/engine.ts');
     const { predictFiles } = await import('../npcnn/predict.ts');
     const engine = await createEngine();
-    const results = new Map<string, FileResult>(files.map((file) => [file, { file }]));
+    const results = new Map<string, FileResult>();
     try {
       const models = await loadModels(engine, f.model as string | undefined);
       try {
+        // one row per pattern: a file, or a row of an .npy array
+        const { patternSources } = await import('../io/patterns.ts');
+        for (const src of patternSources(files, models[0]!.config.input)) results.set(src.name, { file: src.name });
         for (const model of models) {
-          const progress = new Progress(`${model.config.task}`, files.length, io.stderr, 'files');
+          const progress = new Progress(`${model.config.task}`, results.size, io.stderr, 'patterns');
           let done = 0;
           const r = await predictFiles(model, files, {
             top: model.config.task === 'space-group' ? Math.max(top, 230) : Math.max(top, 7),
@@ -242,10 +245,11 @@ export const evalCommand: Command = {
             .filter(({ p, i }) => p.top[0]!.label !== truthOf(i))
             .sort((a, b) => b.p.top[0]!.probability - a.p.top[0]!.probability)
             .slice(0, 6);
-          const { readPatternFile, toModelGrid } = await import('../io/patterns.ts');
+          const { patternSources, toModelGrid } = await import('../io/patterns.ts');
           const { evalReportHtml } = await import('../plot/report-html.ts');
           const { writeAtomically } = await import('../npcnn/model.ts');
           const grid = model.config.input;
+          const sources = new Map(patternSources(files, grid).map((src) => [src.name, src]));
           const x = Float64Array.from({ length: grid.points }, (_, i) => grid.twoThetaMin + i * grid.step);
           const html = evalReportHtml({
             title: `xrd eval: ${model.config.architecture} (${model.config.task})`,
@@ -257,7 +261,7 @@ export const evalCommand: Command = {
               truth: truthOf(i),
               top: p.top.slice(0, 3),
               x,
-              y: toModelGrid(readPatternFile(p.file), grid, f.wavelength as number | undefined).values,
+              y: toModelGrid(sources.get(p.file)!.read(), grid, f.wavelength as number | undefined).values,
             })),
           });
           await writeAtomically(f.report as string, html);
@@ -367,8 +371,11 @@ export const explainCommand: Command = {
     if (positionals.length !== 1) throw new UsageError("xrd explain takes one pattern file; see 'xrd explain --help'");
     if (f.out === undefined) throw new UsageError('xrd explain needs -o FILE.svg');
     const file = patternFiles(positionals)[0]!;
-    const { readPatternFile, toModelGrid } = await import('../io/patterns.ts');
-    const pattern = readPatternFile(file);
+    const { patternSources, toModelGrid } = await import('../io/patterns.ts');
+    const { DEFAULT_GRID } = await import('../sim/render.ts');
+    const sources = patternSources([file], DEFAULT_GRID);
+    if (sources.length !== 1) throw new UsageError(`${file} holds ${sources.length} patterns; xrd explain takes one (save that row on its own)`);
+    const pattern = sources[0]!.read();
     const { createEngine } = await import('../engine/engine.ts');
     const { explain } = await import('../npcnn/explain.ts');
     const { patternSvg } = await import('../plot/pattern-svg.ts');

@@ -2,7 +2,7 @@
 // report top-k classes with probabilities per file. A file that cannot be read gets its reason and
 // the others go on.
 import type { Engine } from '../engine/engine.ts';
-import { readPatternFile, toModelGrid, type GridCoverage, type MeasuredPattern } from '../io/patterns.ts';
+import { patternSources, toModelGrid, type GridCoverage, type MeasuredPattern } from '../io/patterns.ts';
 import { spaceGroupInfo } from '../sim/spacegroup.ts';
 import { probabilities } from './infer.ts';
 import type { Model } from './model.ts';
@@ -50,21 +50,25 @@ export interface PredictOptions {
   onProgress?: (done: number) => void;
 }
 
-/** Reads and classifies files; failures are returned, not thrown. */
+/**
+ * Reads and classifies files (an .npy array gives one prediction per row, named file[row]);
+ * failures are returned, not thrown.
+ */
 export async function predictFiles(model: Model, files: string[], o: PredictOptions = {}): Promise<{ predictions: FilePrediction[]; failures: FileFailure[] }> {
   const grid = model.config.input;
   const batch = o.batch ?? 64;
   const predictions: FilePrediction[] = [];
   const failures: FileFailure[] = [];
-  for (let start = 0; start < files.length; start += batch) {
-    const chunk = files.slice(start, start + batch);
+  const sources = patternSources(files, grid);
+  for (let start = 0; start < sources.length; start += batch) {
+    const chunk = sources.slice(start, start + batch);
     const ok: { pattern: MeasuredPattern; values: Float32Array; coverage: GridCoverage }[] = [];
-    for (const file of chunk) {
+    for (const src of chunk) {
       try {
-        const pattern = readPatternFile(file);
+        const pattern = src.read();
         ok.push({ pattern, ...toModelGrid(pattern, grid, o.wavelength) });
       } catch (e) {
-        failures.push({ file, error: (e as Error).message });
+        failures.push({ file: src.name, error: (e as Error).message });
       }
     }
     if (ok.length) {
@@ -81,7 +85,7 @@ export async function predictFiles(model: Model, files: string[], o: PredictOpti
         }),
       );
     }
-    o.onProgress?.(Math.min(files.length, start + batch));
+    o.onProgress?.(Math.min(sources.length, start + batch));
   }
   return { predictions, failures };
 }

@@ -2,7 +2,8 @@
 // little-endian header length, then an ASCII Python dict literal
 // ({'descr': '<f4', 'fortran_order': False, 'shape': (N, P), }) padded with spaces and ended by
 // '\n' so that magic + length + header is a multiple of 64 bytes; then the raw C-order data.
-// Only what the project writes is supported: little-endian float32 / int32 / uint32, C order.
+// Written: little-endian float32 / int32 / uint32, C order. Read: those and float64 (NumPy's
+// default float, common in files users bring).
 
 export class NpyError extends Error {
   override name = 'NpyError';
@@ -10,6 +11,8 @@ export class NpyError extends Error {
 
 export type NpyDescr = '<f4' | '<i4' | '<u4';
 export type NpyData = Float32Array | Int32Array | Uint32Array;
+/** What the reader accepts: the written types and float64. */
+export type NpyReadDescr = NpyDescr | '<f8';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const PREAMBLE = 10; // magic (6) + version (2) + header length (2)
@@ -61,7 +64,7 @@ export function encodeNpy(data: NpyData, shape: readonly number[]): Uint8Array {
 }
 
 export interface NpyHeaderInfo {
-  descr: NpyDescr;
+  descr: NpyReadDescr;
   shape: number[];
   /** Byte offset of the data. */
   dataOffset: number;
@@ -93,8 +96,8 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeaderInfo {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new NpyError(`malformed .npy header: ${text.trim()}`);
   }
-  if (descr !== '<f4' && descr !== '<i4' && descr !== '<u4') {
-    throw new NpyError(`unsupported .npy dtype '${descr}' (supported: <f4, <i4, <u4)`);
+  if (descr !== '<f4' && descr !== '<i4' && descr !== '<u4' && descr !== '<f8') {
+    throw new NpyError(`unsupported .npy dtype '${descr}' (supported: <f4, <f8, <i4, <u4)`);
   }
   if (fortran === 'True') throw new NpyError('Fortran-ordered .npy arrays are not supported');
   const shape = shapeText
@@ -107,10 +110,10 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeaderInfo {
 }
 
 /** Decode a whole .npy file. */
-export function decodeNpy(bytes: Uint8Array): { data: NpyData; shape: number[] } {
+export function decodeNpy(bytes: Uint8Array): { data: NpyData | Float64Array; shape: number[] } {
   const h = parseNpyHeader(bytes);
   const n = h.shape.reduce((a, b) => a * b, 1);
-  const byteLength = n * 4;
+  const byteLength = n * npyItemSize(h.descr);
   if (bytes.length - h.dataOffset !== byteLength) {
     throw new NpyError(
       `.npy data is ${bytes.length - h.dataOffset} bytes but shape (${h.shape.join(', ')}) needs ${byteLength}`,
@@ -118,6 +121,11 @@ export function decodeNpy(bytes: Uint8Array): { data: NpyData; shape: number[] }
   }
   // Copy so the result is 4-byte aligned whatever the offset of `bytes` is.
   const raw = bytes.slice(h.dataOffset, h.dataOffset + byteLength).buffer;
-  const data = h.descr === '<f4' ? new Float32Array(raw) : h.descr === '<i4' ? new Int32Array(raw) : new Uint32Array(raw);
+  const data = h.descr === '<f4' ? new Float32Array(raw) : h.descr === '<f8' ? new Float64Array(raw) : h.descr === '<i4' ? new Int32Array(raw) : new Uint32Array(raw);
   return { data, shape: h.shape };
+}
+
+/** Bytes per element of a dtype. */
+export function npyItemSize(descr: NpyReadDescr): number {
+  return descr === '<f8' ? 8 : 4;
 }

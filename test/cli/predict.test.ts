@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRYSTAL_SYSTEMS } from '../../src/sim/crystal.ts';
+import { encodeNpy } from '../../src/sim/npy.ts';
 import { xrdIn } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-predict-cli-'));
@@ -66,6 +67,18 @@ describe('xrd predict', () => {
     expect(lines[0]).toBe('file,crystal_system,crystal_system_probability,space_group,space_group_symbol,space_group_probability,top1,top1_probability,top2,top2_probability,coverage_from,coverage_to,error');
     expect(lines).toHaveLength(4);
   }, 180_000);
+
+  it('classifies every row of an .npy array, named file[row]', () => {
+    const rows = new Float32Array(2 * 8500);
+    for (let i = 0; i < 8500; i++) {
+      rows[i] = 1 + 100 * Math.exp(-(((i - 2000) / 5) ** 2));
+      rows[8500 + i] = 1 + 100 * Math.exp(-(((i - 4000) / 5) ** 2));
+    }
+    writeFileSync(join(tmp, 'two.npy'), encodeNpy(rows, [2, 8500]));
+    const r = xrd(['predict', '--model', 'model', 'two.npy', '--json']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as Row[]).map((x) => x.file)).toEqual(['two.npy[0]', 'two.npy[1]']);
+  }, 60_000);
 
   it('refuses a missing model and missing files with one line', () => {
     const m = xrd(['predict', '--model', 'nothing', files[0]!]);

@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PatternFileError, readLabelledDirectory, readPatternFile, toModelGrid } from '../../src/io/patterns.ts';
+import { PatternFileError, patternSources, readLabelledDirectory, readPatternFile, toModelGrid } from '../../src/io/patterns.ts';
+import { encodeNpy, npyHeader } from '../../src/sim/npy.ts';
+import { mkdirSync } from 'node:fs';
 import { DEFAULT_GRID } from '../../src/sim/render.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-patterns-'));
@@ -128,5 +130,71 @@ describe('toModelGrid', () => {
     expect(values[8499]).toBe(0);
     const miss = readPatternFile(peakFile('miss.xy', 120, 100, 140, 0.05));
     expect(() => toModelGrid(miss, DEFAULT_GRID)).toThrow(/misses the model's range 5-89.99 deg/);
+  });
+});
+
+describe('.npy arrays and labels.csv', () => {
+  const P = DEFAULT_GRID.points;
+  const row = (at: number, scale: number) => Float32Array.from({ length: P }, (_, i) => scale * (1 + 100 * Math.exp(-(((i - at) / 3) ** 2))));
+
+  it('reads [N, points] rows on the model grid lazily, with labels from labels.csv by index', () => {
+    const dir = join(tmp, 'npy');
+    mkdirSync(dir);
+    const rows = new Float32Array(3 * P);
+    [1000, 2000, 3000].forEach((at, r) => rows.set(row(at, r + 1), r * P));
+    writeFileSync(join(dir, 'patterns.npy'), encodeNpy(rows, [3, P]));
+    writeFileSync(join(dir, 'labels.csv'), 'index,name,space_group,crystal_system\n0,a,225,cubic\n1,"b, with comma",14,monoclinic\n2,c,62,orthorhombic\n');
+    const sources = patternSources([join(dir, 'patterns.npy')], DEFAULT_GRID);
+    expect(sources.map((s) => s.name)).toEqual([0, 1, 2].map((r) => `${join(dir, 'patterns.npy')}[${r}]`));
+    const p1 = sources[1]!.read();
+    expect(p1.spaceGroup).toBe(14);
+    expect(p1.crystalSystem).toBe('monoclinic');
+    expect(Math.abs(argmaxDeg(toModelGrid(p1, DEFAULT_GRID).values) - (5 + 2000 * 0.01))).toBeLessThan(1e-9);
+    // a directory with an .npy and labels.csv is a labelled directory (labels.csv is not a pattern)
+    expect(readLabelledDirectory(dir).map((p) => p.spaceGroup)).toEqual([225, 14, 62]);
+  });
+
+  it('reads a 1-D float64 pattern and [n, 2] (2-theta, intensity) columns; refuses other shapes and broken rows', () => {
+    const f64 = Float64Array.from(row(4000, 1));
+    // a float64 header: the float32 one with its descr changed ('<f4' -> '<f8', same length)
+    const header = npyHeader([P]);
+    const at = Buffer.from(header).indexOf("'<f4'");
+    header[at + 3] = '8'.charCodeAt(0);
+    const bytes = new Uint8Array(header.length + f64.byteLength);
+    bytes.set(header, 0);
+    bytes.set(new Uint8Array(f64.buffer), header.length);
+    writeFileSync(join(tmp, 'one.npy'), bytes);
+    const one = patternSources([join(tmp, 'one.npy')], DEFAULT_GRID);
+    expect(one).toHaveLength(1);
+    expect(Math.abs(argmaxDeg(toModelGrid(one[0]!.read(), DEFAULT_GRID).values) - 45)).toBeLessThan(1e-9);
+
+    const cols = new Float32Array(2 * 500);
+    for (let i = 0; i < 500; i++) {
+      cols[2 * i] = 10 + i * 0.1;
+      cols[2 * i + 1] = 1 + 50 * Math.exp(-(((10 + i * 0.1 - 33) / 0.2) ** 2));
+    }
+    writeFileSync(join(tmp, 'cols.npy'), encodeNpy(cols, [500, 2]));
+    const c = patternSources([join(tmp, 'cols.npy')], DEFAULT_GRID)[0]!.read();
+    expect(c.twoTheta[0]).toBeCloseTo(10, 5);
+    expect(Math.abs(argmaxDeg(toModelGrid(c, DEFAULT_GRID).values) - 33)).toBeLessThan(0.011);
+
+    writeFileSync(join(tmp, 'odd.npy'), encodeNpy(new Float32Array(12), [3, 4]));
+    expect(() => patternSources([join(tmp, 'odd.npy')], DEFAULT_GRID)[0]!.read()).toThrow(/shape \(3, 4\) is not a pattern: use \[8500\] or \[N, 8500\]/);
+    const bad = row(1000, 1);
+    bad[77] = NaN;
+    writeFileSync(join(tmp, 'nan.npy'), encodeNpy(bad, [1, P]));
+    expect(() => patternSources([join(tmp, 'nan.npy')], DEFAULT_GRID)[0]!.read()).toThrow(/nan.npy\[0\]: value 78 .* is not finite/);
+    writeFileSync(join(tmp, 'ints.npy'), encodeNpy(new Int32Array(P), [P]));
+    expect(() => patternSources([join(tmp, 'ints.npy')], DEFAULT_GRID)[0]!.read()).toThrow(/dtype <i4 is not a float array/);
+  });
+
+  it('labels text files from labels.csv by file name when their headers have none', () => {
+    const dir = join(tmp, 'csvlabels');
+    mkdirSync(dir);
+    const plain = (name: string) => peakFile(join('csvlabels', name), 30, 5, 90, 0.02);
+    plain('x1.xy');
+    plain('x2.xy');
+    writeFileSync(join(dir, 'labels.csv'), 'file,crystal_system\nx1.xy,hexagonal\nx2.xy,Cubic\n');
+    expect(readLabelledDirectory(dir).map((p) => p.crystalSystem)).toEqual(['hexagonal', 'cubic']);
   });
 });
