@@ -10,7 +10,9 @@ import type { ProgressStream } from './progress.ts';
 import { simulateCommand } from './simulate.ts';
 import { synthCommand } from './synth.ts';
 import { finetuneCommand, trainCommand } from './train.ts';
-import { calibrateCommand, evalCommand, explainCommand, predictCommand } from './predict.ts';
+import { calibrateCommand, evalCommand } from './eval.ts';
+import { explainCommand } from './explain.ts';
+import { predictCommand } from './predict.ts';
 import { foldsCommand } from './folds.ts';
 
 export interface CliIO {
@@ -59,6 +61,7 @@ function mainHelp(): string {
     '  xrd simulate examples/TiO2-rutile.cif -o out/ --plot --peaks out/rutile.peaks.json',
     '  xrd synth --count 1000 -o dataset/',
     '  xrd train --out runs/cs-compact --steps 2000',
+    '  xrd predict examples/TiO2-rutile-realistic.xy',
   ].join('\n');
 }
 

@@ -43,3 +43,13 @@ export function patternFiles(args: string[]): string[] {
   }
   return out;
 }
+
+/** --model: model directories, comma-separated; default the shipped models. */
+export const MODEL_FLAG = { name: 'model', alias: 'm', type: 'string', value: 'DIR[,DIR]', description: 'model directories (default: the shipped models in models/)' } as const;
+/** --wavelength for files whose header gives none. */
+export const WAVELENGTH_FLAG = { name: 'wavelength', type: 'number', value: 'A', description: "X-ray wavelength of files whose header gives none (default: the model's, Cu K-alpha 1.5418)" } as const;
+
+/** A probability as a percentage with one decimal. */
+export function pct(p: number): string {
+  return `${(100 * p).toFixed(1)}%`;
+}
