@@ -50,6 +50,29 @@ export function correlations(rows: Float32Array[]): Float64Array {
 }
 
 /**
+ * Nearest-neighbour lookup: for each query row the index of the most correlated reference row
+ * (skipping a reference the query is `same(query, ref)` as, e.g. the same file), and that
+ * correlation.
+ */
+export function nearestNeighbours(queries: Float32Array[], references: Float32Array[], same: (q: number, r: number) => boolean = () => false): { index: number; correlation: number }[] {
+  const zq = standardise(queries);
+  const zr = standardise(references);
+  return zq.map((q, i) => {
+    let index = -1;
+    let correlation = -Infinity;
+    zr.forEach((r, j) => {
+      if (same(i, j)) return;
+      const c = dot(q, r);
+      if (c > correlation) {
+        correlation = c;
+        index = j;
+      }
+    });
+    return { index, correlation };
+  });
+}
+
+/**
  * Groups of near-duplicates (correlation >= threshold, joined transitively) dealt into k folds:
  * largest groups first, each into the fold with the fewest patterns so far (lowest index on ties).
  */

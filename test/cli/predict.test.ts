@@ -139,6 +139,28 @@ describe('xrd eval', () => {
   }, 180_000);
 });
 
+describe('xrd eval --baseline nearest', () => {
+  it('labels each pattern like its most correlated reference pattern, and leaves the pattern itself out', () => {
+    mkdirSync(join(tmp, 'ref'));
+    // copies of p1 (tetragonal) and p4 (cubic), the second deliberately labelled hexagonal
+    const body = (f: string) => readFileSync(join(tmp, f), 'utf8').split('\n').slice(1).join('\n');
+    writeFileSync(join(tmp, 'ref', 'a.xy'), `# crystal_system: tetragonal\n${body(files[1]!)}`);
+    writeFileSync(join(tmp, 'ref', 'b.xy'), `# crystal_system: hexagonal\n${body(files[4]!)}`);
+    const r = xrd(['eval', '--baseline', 'nearest', '--reference', 'ref', files[1]!, files[4]!, '--json']);
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.stdout) as { n: number; top1: number; confusion: number[][]; top3?: number };
+    expect(m.n).toBe(2);
+    expect(m.top1).toBe(0.5);
+    expect(m.confusion[CRYSTAL_SYSTEMS.indexOf('cubic')]![CRYSTAL_SYSTEMS.indexOf('hexagonal')]).toBe(1);
+    expect(m.confusion[CRYSTAL_SYSTEMS.indexOf('tetragonal')]![CRYSTAL_SYSTEMS.indexOf('tetragonal')]).toBe(1);
+    expect(m.top3).toBeUndefined();
+    // leave-one-out on one directory: a pattern never finds itself
+    const loo = JSON.parse(xrd(['eval', '--baseline', 'nearest', '--reference', 'ref', 'ref', '--json']).stdout) as { top1: number };
+    expect(loo.top1).toBe(0); // each finds the other, whose label differs
+    expect(xrd(['eval', '--baseline', 'nearest', 'ref']).stderr).toMatch(/needs --reference DIR/);
+  }, 60_000);
+});
+
 describe('xrd explain', () => {
   it('writes an SVG with the supporting regions shaded and lists the peaks that carried the prediction', () => {
     const r = xrd(['explain', '--model', 'model', files[0]!, '-o', 'why.svg']);
