@@ -23,6 +23,7 @@ import { parseNpyHeader } from '../sim/npy.ts';
 import { Rng } from '../sim/random.ts';
 import { gridOf, renderPatterns, type Grid, type PatternSpec } from '../sim/render.ts';
 import { readCif } from '../sim/cif.ts';
+import { detectSpaceGroup } from '../sim/spacegroup.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
 
 /** Bad data options or an unusable data source (named, with what to do). */
@@ -37,8 +38,12 @@ export const PRIORS: readonly SpaceGroupPrior[] = ['uniform', 'system-balanced']
 export interface DataOptions {
   /** Effects preset or config applied to every simulated pattern (default 'realistic'). */
   effects?: EffectsConfig | PresetName;
-  /** Synthetic space-group prior (default 'uniform': each of the 230 groups equally likely). */
-  prior?: SpaceGroupPrior;
+  /**
+   * Synthetic space-group prior: 'uniform' (default: each of the 230 groups equally likely),
+   * 'system-balanced', or observed counts per group (index = number - 1) with add-k smoothing
+   * (see spaceGroupCounts).
+   */
+  prior?: SpaceGroupPrior | { counts: number[]; smoothing: number; source?: string };
   /** Restrict synthetic crystals to these space groups (weighted by the prior among them). */
   spaceGroups?: number[];
   /** Prepared synthetic structures kept at once (default 1024). */
@@ -87,6 +92,43 @@ const SYSTEM_RANGES: [number, number][] = [
 /** A space-group number drawn with probability proportional to weights[number - 1]. */
 export function drawSpaceGroup(weights: readonly number[], rng: Rng): number {
   return 1 + rng.weightedIndex(weights);
+}
+
+/**
+ * Space-group counts of real structures or labelled patterns: the space groups of every CIF under
+ * `dir` (stated, or detected for P1 files; unreadable CIFs skipped), or else the space_group labels
+ * of its patterns. Index = number - 1.
+ */
+export function spaceGroupCounts(dir: string): { counts: number[]; n: number; kind: 'structures' | 'patterns' } {
+  const counts = new Array<number>(230).fill(0);
+  let n = 0;
+  let cifs: string[] = [];
+  try {
+    cifs = cifFilesUnder(dir);
+  } catch {
+    // not a CIF directory: patterns below
+  }
+  if (cifs.length) {
+    for (const file of cifs) {
+      try {
+        const c = readCif(file);
+        const sg = c.spaceGroup ?? detectSpaceGroup(c).number;
+        counts[sg - 1]!++;
+        n++;
+      } catch {
+        // an unreadable CIF does not count
+      }
+    }
+    if (n === 0) throw new TrainingDataError(`no CIF under ${dir} could be read`);
+    return { counts, n, kind: 'structures' };
+  }
+  for (const p of readLabelledDirectory(dir)) {
+    if (p.spaceGroup === null) continue;
+    counts[p.spaceGroup - 1]!++;
+    n++;
+  }
+  if (n === 0) throw new TrainingDataError(`${dir} has neither readable CIFs nor patterns with space_group labels to count`);
+  return { counts, n, kind: 'patterns' };
 }
 
 /** Weights of the 230 groups under a prior. */
@@ -174,8 +216,16 @@ export class SimulatedSource implements TrainingSource {
     this.grid = gridOf(grid);
     this.config = resolveEffects(options.effects ?? 'realistic');
     const prior = options.prior ?? 'uniform';
-    if (!PRIORS.includes(prior)) throw new TrainingDataError(`unknown prior '${prior}'; choose one of ${PRIORS.join(', ')}`);
-    this.weights = priorWeights(prior);
+    if (typeof prior === 'object') {
+      const { counts, smoothing } = prior;
+      if (counts.length !== 230 || counts.some((c) => !(c >= 0)) || !(smoothing >= 0) || counts.every((c) => c + smoothing === 0)) {
+        throw new TrainingDataError('a counts prior needs 230 non-negative counts (space groups 1-230) and a smoothing >= 0, not all zero');
+      }
+      this.weights = counts.map((c) => c + smoothing);
+    } else {
+      if (!PRIORS.includes(prior)) throw new TrainingDataError(`unknown prior '${prior}'; choose one of ${PRIORS.join(', ')}`);
+      this.weights = priorWeights(prior);
+    }
     if (options.spaceGroups) {
       const keep = new Set(options.spaceGroups);
       if (keep.size === 0 || [...keep].some((g) => !Number.isInteger(g) || g < 1 || g > 230)) {

@@ -299,4 +299,22 @@ describe('space-group priors', () => {
     [2, 13, 59, 68, 25, 27, 36].forEach((g, i) => expect(Math.abs(uniform[i]! - g / 230)).toBeLessThan(0.008));
     for (const x of share('system-balanced')) expect(Math.abs(x - 1 / 7)).toBeLessThan(0.008);
   });
+
+  it('counts priors come from real structures (CIFs) or labelled patterns, smoothed, and bad ones are refused', async () => {
+    const { spaceGroupCounts } = await import('../../src/npcnn/data.ts');
+    const fromCifs = spaceGroupCounts(join(import.meta.dirname, '../../examples'));
+    expect(fromCifs.kind).toBe('structures');
+    expect(fromCifs.n).toBe(3);
+    expect([224, 135, 226].map((i) => fromCifs.counts[i])).toEqual([1, 1, 1]);
+    expect(fromCifs.counts.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(
+      () => new SimulatedSource(engine, { prior: { counts: new Array(230).fill(0), smoothing: 0 } }, 'x', GRID),
+    ).toThrow(/a counts prior needs 230 non-negative counts/);
+    // only groups 225-227 possible (counts 1, smoothing 0): every structure is cubic
+    const counts = new Array<number>(230).fill(0);
+    counts[224] = counts[225] = counts[226] = 1;
+    const source = new SimulatedSource(engine, { effects: 'clean', prior: { counts, smoothing: 0 }, poolSize: 6, refreshPerBatch: 0 }, 'counts', GRID);
+    const p = source.prepare(0, 12);
+    expect(Array.from(p.spaceGroup).every((g) => g >= 224 && g <= 226)).toBe(true);
+  }, 60_000);
 });
