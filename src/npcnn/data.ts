@@ -163,7 +163,7 @@ export function renderPrepared(engine: Engine, grid: Grid, p: PreparedBatch, fro
 
 export interface TrainingSource {
   readonly grid: Grid;
-  /** The CPU side of batch b (patterns k = offset .. offset + size - 1 of that batch). */
+  /** The CPU side of batch b: its `size` patterns (a pure function of the seed and b). */
   prepare(batch: number, size: number): PreparedBatch;
   /** The GPU side: patterns [n, points] with maximum 1, from a prepared batch or part of it. */
   render(p: PreparedBatch, from: number, to: number): Tensor<'f32'>;
