@@ -69,7 +69,8 @@ export async function saveCheckpoint(dir: string, params: Parameters, config: un
   await writeAtomically(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 
-async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
+/** Writes a file under a temporary name, then renames it: readers see the old or the new file, never a part. */
+export async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, data);
   await rename(tmp, path);

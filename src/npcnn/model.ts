@@ -3,10 +3,10 @@
 // default initialisation, the input transform, and model directories on disk (config.json +
 // weights.safetensors).
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ag from '../engine/autograd.ts';
-import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
+import { CONFIG_FILE, WEIGHTS_FILE, writeAtomically } from '../engine/checkpoint.ts';
 import type { Engine } from '../engine/engine.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
@@ -213,13 +213,6 @@ export async function saveModel(dir: string, model: Model, metadata: Record<stri
   await mkdir(dir, { recursive: true });
   await writeAtomically(join(dir, WEIGHTS_FILE), bytes);
   await writeAtomically(join(dir, CONFIG_FILE), `${JSON.stringify(model.config, null, 2)}\n`);
-}
-
-/** Writes a file under a temporary name, then renames it: readers see the old or the new file, never a part. */
-export async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
 }
 
 async function readModelFile(dir: string, file: string): Promise<Buffer> {

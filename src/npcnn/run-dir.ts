@@ -14,7 +14,8 @@ import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../engin
 import { curvesSvg } from '../plot/curves-svg.ts';
 import type { ModelConfig } from './config.ts';
 import type { Model } from './model.ts';
-import { saveModel, writeAtomically } from './model.ts';
+import { writeAtomically } from '../engine/checkpoint.ts';
+import { saveModel } from './model.ts';
 
 export const RUN_FILES = ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg'];
 const RUN_SCHEMA = 'xrd-npcnn/run';
