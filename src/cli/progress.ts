@@ -1,5 +1,6 @@
-// Progress on stderr: a redrawn bar when stderr is a terminal, nothing otherwise (the command
-// prints a plain summary when it finishes either way).
+// Progress on stderr: a redrawn bar when stderr is a terminal; when it is piped or logged, a plain
+// line every few seconds, so a long job shows it is alive (the command prints a summary when it
+// finishes either way).
 
 export interface ProgressStream {
   isTTY?: boolean;
@@ -10,7 +11,7 @@ export interface ProgressStream {
 export class Progress {
   private done = 0;
   private lastDraw = 0;
-  private readonly start = performance.now();
+  private readonly start: number;
   private readonly live: boolean;
 
   constructor(
@@ -18,12 +19,17 @@ export class Progress {
     private readonly total: number,
     private readonly stream: ProgressStream = process.stderr,
     private readonly unit = 'patterns',
+    /** Milliseconds between plain lines when the stream is not a terminal. */
+    private readonly plainEvery = 5000,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.live = Boolean(stream.isTTY);
+    this.start = now();
+    this.lastDraw = this.start;
   }
 
   get elapsedSeconds(): number {
-    return (performance.now() - this.start) / 1000;
+    return (this.now() - this.start) / 1000;
   }
 
   /** Rate so far, per second. */
@@ -33,8 +39,15 @@ export class Progress {
 
   tick(n = 1): void {
     this.done += n;
-    if (!this.live) return;
-    const now = performance.now();
+    const now = this.now();
+    if (!this.live) {
+      // piped: a plain line now and then, never at the end (the summary follows)
+      if (now - this.lastDraw < this.plainEvery || this.done >= this.total) return;
+      this.lastDraw = now;
+      const eta = this.rate > 0 ? (this.total - this.done) / this.rate : 0;
+      this.stream.write(`${this.label}: ${this.done}/${this.total} ${this.unit}, ${this.rate.toFixed(1)}/s, about ${eta.toFixed(0)} s left\n`);
+      return;
+    }
     if (now - this.lastDraw < 100 && this.done < this.total) return;
     this.lastDraw = now;
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
