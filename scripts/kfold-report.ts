@@ -11,14 +11,14 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createEngine } from '../src/engine/engine.ts';
-import { readLabelledDirectory, toModelGrid } from '../src/io/patterns.ts';
+import { gridRows, readLabelledDirectory, toModelGrid } from '../src/io/patterns.ts';
+import { classIndex } from '../src/npcnn/config.ts';
 import { filesOfFold } from '../src/npcnn/data.ts';
 import { correlations, foldBaselines } from '../src/npcnn/folds.ts';
 import { classificationMetrics } from '../src/npcnn/metrics.ts';
 import { loadModel, readModelConfig, type Model } from '../src/npcnn/model.ts';
 import { predictRows } from '../src/npcnn/predict.ts';
 import { train } from '../src/npcnn/train.ts';
-import { CRYSTAL_SYSTEMS } from '../src/sim/crystal.ts';
 import { DEFAULT_GRID } from '../src/sim/render.ts';
 
 function arg(name: string, fallback?: string): string {
@@ -45,10 +45,8 @@ const task = config.task;
 
 async function scoreFold(model: Model, fold: number): Promise<{ top1: number; n: number; correct: number }> {
   const files = filesOfFold(dataDir, foldsFile, fold, true);
-  const rows = new Float32Array(files.length * config.input.points);
-  files.forEach((f, i) => rows.set(toModelGrid(f, config.input).values, i * config.input.points));
-  const probs = await predictRows(engine, model, rows, files.length);
-  const labels = files.map((f) => (task === 'space-group' ? f.spaceGroup! - 1 : CRYSTAL_SYSTEMS.indexOf(f.crystalSystem!)));
+  const probs = await predictRows(engine, model, gridRows(files, config.input), files.length);
+  const labels = files.map((f) => classIndex(task, f));
   const m = classificationMetrics(model.classes, labels, probs);
   return { top1: m.top1, n: m.n, correct: Math.round(m.top1 * m.n) };
 }

@@ -1,7 +1,7 @@
 // `xrd eval` and `xrd calibrate`: score a model on labelled pattern files (metrics, HTML report);
 // fit a softmax temperature. Thin over npcnn/metrics.ts and npcnn/calibration.ts.
-import { join } from 'node:path';
-import { CRYSTAL_SYSTEMS, type CrystalSystem } from '../sim/crystal.ts';
+import { join, resolve } from 'node:path';
+import { classIndex } from '../npcnn/config.ts';
 import type { Metrics } from '../npcnn/metrics.ts';
 import type { Model } from '../npcnn/model.ts';
 import type { FileFailure, FilePrediction } from '../npcnn/predict.ts';
@@ -15,9 +15,8 @@ import { Progress } from './progress.ts';
  * probability rows (predictions must list every class in `top`).
  */
 function labelledRows(model: Model, predictions: FilePrediction[]): { labelled: FilePrediction[]; labels: number[]; probs: Float32Array } {
-  const sg = model.config.task === 'space-group';
-  const labelled = predictions.filter((p) => (sg ? p.truth.spaceGroup !== null : p.truth.crystalSystem !== null));
-  const labels = labelled.map((p) => (sg ? p.truth.spaceGroup! - 1 : CRYSTAL_SYSTEMS.indexOf(p.truth.crystalSystem as CrystalSystem)));
+  const labelled = predictions.filter((p) => classIndex(model.config.task, p.truth) >= 0);
+  const labels = labelled.map((p) => classIndex(model.config.task, p.truth));
   const c = model.classes.length;
   const probs = new Float32Array(labelled.length * c);
   labelled.forEach((p, i) => {
@@ -212,7 +211,7 @@ async function nearestBaseline(f: Record<string, FlagValue | undefined>, files: 
   const failures: FileFailure[] = [];
   const queries: { file: string; label: number; values: Float32Array }[] = [];
   const classes = taskClasses(task);
-  const labelOf = (p: { spaceGroup: number | null; crystalSystem: string | null }) => (task === 'space-group' ? (p.spaceGroup === null ? -1 : p.spaceGroup - 1) : p.crystalSystem === null ? -1 : classes.indexOf(p.crystalSystem));
+  const labelOf = (p: { spaceGroup: number | null; crystalSystem: string | null }) => classIndex(task, p);
   for (const src of patternSources(files, DEFAULT_GRID)) {
     try {
       const p = src.read();
@@ -227,7 +226,6 @@ async function nearestBaseline(f: Record<string, FlagValue | undefined>, files: 
   const usable = reference.map((_, j) => j).filter((j) => refLabels[j]! >= 0);
   if (queries.length === 0 || usable.length === 0) throw new UsageError('nothing to score: no labelled patterns among the files or in --reference');
   const refRows = usable.map((j) => toModelGrid(reference[j]!, DEFAULT_GRID, wavelength).values);
-  const { resolve } = await import('node:path');
   const nn = nearestNeighbours(
     queries.map((q) => q.values),
     refRows,

@@ -206,6 +206,13 @@ export function toModelGrid(p: MeasuredPattern, grid: Grid, wavelength?: number)
   return { values, coverage: { from, to, fraction: covered / grid.points } };
 }
 
+/** Patterns on `grid` (see toModelGrid), one after another: [patterns.length * points]. */
+export function gridRows(patterns: readonly MeasuredPattern[], grid: Grid, wavelength?: number): Float32Array {
+  const rows = new Float32Array(patterns.length * grid.points);
+  patterns.forEach((p, i) => rows.set(toModelGrid(p, grid, wavelength).values, i * grid.points));
+  return rows;
+}
+
 /** The pattern files of a directory, sorted by name (not its labels.csv). */
 export function patternFilesIn(dir: string): string[] {
   return readdirSync(dir)

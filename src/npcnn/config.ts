@@ -57,6 +57,12 @@ export interface ModelConfig {
   temperature?: number;
 }
 
+/** The class index of a label under a task (-1 when the pattern lacks that kind of label). */
+export function classIndex(task: Task, label: { spaceGroup: number | null; crystalSystem: string | null }): number {
+  if (task === 'space-group') return label.spaceGroup === null ? -1 : label.spaceGroup - 1;
+  return label.crystalSystem === null ? -1 : CRYSTAL_SYSTEMS.indexOf(label.crystalSystem as (typeof CRYSTAL_SYSTEMS)[number]);
+}
+
 export function taskClasses(task: Task): string[] {
   return task === 'crystal-system' ? [...CRYSTAL_SYSTEMS] : Array.from({ length: 230 }, (_, i) => String(i + 1));
 }

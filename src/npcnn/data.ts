@@ -16,7 +16,8 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { basename, join } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { readLabelledDirectory, toModelGrid, type MeasuredPattern } from '../io/patterns.ts';
+import { gridRows, readLabelledDirectory, type MeasuredPattern } from '../io/patterns.ts';
+import { classIndex } from './config.ts';
 import { CRYSTAL_SYSTEMS, crystalSystemOf } from '../sim/crystal.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type Phase, type PresetName } from '../sim/effects.ts';
 import { parseNpyHeader } from '../sim/npy.ts';
@@ -487,15 +488,9 @@ export class MeasuredSource implements TrainingSource {
     if (patterns.length === 0) throw new TrainingDataError('no measured patterns to train on (is every file in the held-out fold?)');
     if (!(share > 0 && share <= 1)) throw new TrainingDataError(`the share of measured patterns must be in (0, 1], got ${share}`);
     if (share < 1 && !simulated) throw new TrainingDataError('a share below 1 needs a simulated source to mix with');
-    const P = this.grid.points;
-    this.rows = new Float32Array(patterns.length * P);
-    this.sg = new Int32Array(patterns.length).fill(-1);
-    this.cs = new Int32Array(patterns.length);
-    patterns.forEach((p, i) => {
-      this.rows.set(toModelGrid(p, this.grid).values, i * P);
-      if (p.spaceGroup !== null) this.sg[i] = p.spaceGroup - 1;
-      this.cs[i] = CRYSTAL_SYSTEMS.indexOf(p.crystalSystem!);
-    });
+    this.rows = gridRows(patterns, this.grid);
+    this.sg = Int32Array.from(patterns, (p) => classIndex('space-group', p));
+    this.cs = Int32Array.from(patterns, (p) => classIndex('crystal-system', p));
     this.root = new Rng(`${seed}/measured`);
   }
 

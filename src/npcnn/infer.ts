@@ -34,20 +34,15 @@ export interface Scores {
  */
 export async function score(model: Model, patterns: Tensor<'f32'>, labels?: Int32Array): Promise<Scores> {
   const n = patterns.shape[0]!;
-  const points = patterns.shape[1]!;
   const predictions = new Int32Array(n);
   let lossSum = 0;
-  for (const [from, to] of chunks(n, maxMicroBatch(model))) {
-    const rows = sliceRows(patterns, from, to, points);
-    const input = model.prepareInput(rows);
-    rows.dispose();
+  for (const { from, to, input } of inputChunks(model, patterns)) {
     const { pred, loss } = ag.noGrad(() => {
       const logits = model.forward(ag.variable(input), { training: false });
       const pred = argmax(model.engine, logits.data);
       const loss = labels ? ag.softmaxCrossEntropy(logits, labels.subarray(from, to)) : null;
       return { pred: ag.variable(pred), loss };
     });
-    input.dispose();
     predictions.set((await pred.read()) as unknown as Int32Array, from);
     pred.dispose();
     if (loss) {
@@ -63,20 +58,32 @@ export async function score(model: Model, patterns: Tensor<'f32'>, labels?: Int3
  * when config.json has one) of patterns [N, points].
  */
 export async function probabilities(model: Model, patterns: Tensor<'f32'>): Promise<Float32Array> {
-  const n = patterns.shape[0]!;
-  const points = patterns.shape[1]!;
   const c = model.classes.length;
-  const out = new Float32Array(n * c);
-  for (const [from, to] of chunks(n, maxMicroBatch(model))) {
-    const rows = sliceRows(patterns, from, to, points);
-    const input = model.prepareInput(rows);
-    rows.dispose();
+  const out = new Float32Array(patterns.shape[0]! * c);
+  for (const { from, input } of inputChunks(model, patterns)) {
     const probs = ag.noGrad(() => ag.variable(softmax(model.engine, model.forward(ag.variable(input), { training: false }).data)));
-    input.dispose();
     out.set(await probs.read(), from * c);
     probs.dispose();
   }
   return applyTemperature(out, c, model.config.temperature ?? 1);
+}
+
+/**
+ * The network input of patterns [N, points] in chunks that fit one pass: rows [from, to) with
+ * the model's transform applied; each input is freed when the loop moves on.
+ */
+function* inputChunks(model: Model, patterns: Tensor<'f32'>): Generator<{ from: number; to: number; input: Tensor<'f32'> }> {
+  const [n, points] = patterns.shape as [number, number];
+  for (const [from, to] of chunks(n, maxMicroBatch(model))) {
+    const rows = sliceRows(patterns, from, to, points);
+    const input = model.prepareInput(rows);
+    rows.dispose();
+    try {
+      yield { from, to, input };
+    } finally {
+      input.dispose();
+    }
+  }
 }
 
 /** Rows [from, to) of a [N, points] tensor (a view when it is the whole tensor, else a copy). */

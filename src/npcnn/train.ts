@@ -13,9 +13,8 @@ import { addInto } from '../engine/ops/elementwise.ts';
 import { argmax, sumSquares } from '../engine/ops/reduce.ts';
 import { AdamW } from '../engine/parameters.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { readLabelledDirectory, toModelGrid } from '../io/patterns.ts';
-import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
-import { ARCHITECTURES, modelConfig, TASKS, type Architecture, type ModelConfig, type Task } from './config.ts';
+import { gridRows, readLabelledDirectory } from '../io/patterns.ts';
+import { ARCHITECTURES, classIndex, modelConfig, TASKS, type Architecture, type ModelConfig, type Task } from './config.ts';
 import { filesOfFold, MeasuredSource, trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
 import { chunks, maxMicroBatch, score } from './infer.ts';
 import { createModel, loadWeights, readModelConfig, type Model } from './model.ts';
@@ -147,18 +146,13 @@ function simulatedValidation(engine: Engine, run: RunFile<RunOptions>, grid: Mod
 
 function directoryValidation(engine: Engine, dir: string, config: ModelConfig, fold?: { folds: string; fold: number }): ValidationSet {
   const files = fold ? filesOfFold(dir, fold.folds, fold.fold, true) : readLabelledDirectory(dir);
-  const grid = config.input;
-  const rows = new Float32Array(files.length * grid.points);
-  const labels = new Int32Array(files.length);
-  files.forEach((f, i) => {
-    rows.set(toModelGrid(f, grid).values, i * grid.points);
-    if (config.task === 'space-group') {
-      if (f.spaceGroup === null) throw new TrainOptionsError(`${f.file} has no space_group header, which the space-group task needs`);
-      labels[i] = f.spaceGroup - 1;
-    } else labels[i] = CRYSTAL_SYSTEMS.indexOf(f.crystalSystem!);
+  const labels = Int32Array.from(files, (f) => {
+    const k = classIndex(config.task, f);
+    if (k < 0) throw new TrainOptionsError(`${f.file} has no space_group header, which the space-group task needs`);
+    return k;
   });
   const name = fold ? `${dir} (fold ${fold.fold} of ${fold.folds})` : dir;
-  return { name, patterns: engine.tensor(rows, [files.length, grid.points]), labels };
+  return { name, patterns: engine.tensor(gridRows(files, config.input), [files.length, config.input.points]), labels };
 }
 
 /** What one batch's forward and backward passes left to read back. */
