@@ -1,5 +1,5 @@
-// Powder pattern rendering: peaks + background + noise on a regular 2-theta grid, then
-// normalisation to a maximum of 1. Host side and the exact math: src/sim/render.ts; CPU
+// Powder pattern rendering: peaks + background + noise on a regular 2-theta grid, clamped at 0,
+// then normalisation to a maximum of 1. Host side and the exact math: src/sim/render.ts; CPU
 // reference: src/sim/reference-render.ts.
 //
 // Everything is in grid units (index j of point x_j = x0 + j * step), so the peak offset
@@ -166,7 +166,8 @@ fn render(@builtin(global_invocation_id) g: vec3<u32>) {
     if (pa.y > 0.0) { y = poisson(pa.y * y, key, j) / pa.y; }
     if (pa.z > 0.0) { y = y + pa.z * normal01(key, j, 3u); }
     if (pa.w > 0.0) { y = y + pa.w * uniform01(key, j, 5u); }
-    out[b * p.points + j] = y;
+    // A detector counts photons: noise never takes an intensity below zero.
+    out[b * p.points + j] = max(y, 0.0);
   }
 }
 

@@ -17,12 +17,15 @@ export const GRID_FLAGS: FlagSpec[] = [
   { name: 'step', type: 'number', value: 'DEG', description: '2-theta step in degrees', default: 0.01 },
 ];
 
+/** Points per pattern beyond which a grid is refused (diffractometers record well under 100k). */
+export const MAX_POINTS = 1_000_000;
+
 /** The grid from --wavelength, --range and --step; the default is the model's 8500-point grid. */
 export function gridFromFlags(flags: Record<string, FlagValue | undefined>): CliGrid {
   const wavelength = flags.wavelength as number;
   const step = flags.step as number;
   const range = String(flags.range);
-  const m = /^\s*([\d.]+)\s*,\s*([\d.]+)\s*$/.exec(range);
+  const m = /^\s*([-+]?[\d.]+(?:e[-+]?\d+)?)\s*,\s*([-+]?[\d.]+(?:e[-+]?\d+)?)\s*$/i.exec(range);
   if (!m) throw new UsageError(`--range needs two angles MIN,MAX in degrees such as 5,90, got '${range}'`);
   const twoThetaMin = Number(m[1]);
   const twoThetaMax = Number(m[2]);
@@ -32,6 +35,12 @@ export function gridFromFlags(flags: Record<string, FlagValue | undefined>): Cli
   if (!(wavelength > 0 && wavelength < 10)) throw new UsageError(`--wavelength must be between 0 and 10 angstrom, got ${wavelength}`);
   if (!(step > 0)) throw new UsageError(`--step must be a positive number of degrees, got ${step}`);
   const points = Math.round((twoThetaMax - twoThetaMin) / step);
+  if (points > MAX_POINTS) {
+    throw new UsageError(
+      `--step ${step} over ${twoThetaMin}-${twoThetaMax} degrees gives ${points} points per pattern; at most ${MAX_POINTS} are allowed ` +
+        `(a step of at least ${+((twoThetaMax - twoThetaMin) / MAX_POINTS).toPrecision(3)} degrees)`,
+    );
+  }
   if (Math.abs(points * step - (twoThetaMax - twoThetaMin)) > step * 1e-6) {
     throw new UsageError(`--step ${step} does not divide the range ${twoThetaMin}-${twoThetaMax} into whole steps; pick a step that does`);
   }

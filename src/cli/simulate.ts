@@ -1,9 +1,10 @@
 // `xrd simulate a.cif [b.cif ...] -o out/ [--peaks PATH] [--plot]`: patterns (XY, SVG) and peak
 // lists of CIF files. Peak lists are CPU-only; patterns are rendered on the GPU.
 
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { readCif } from '../sim/cif.ts';
+import { makeDirectory } from '../engine/files.ts';
+import { readCifStructures } from '../sim/cif.ts';
 import { crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { writePeaksJson } from '../sim/peaks-io.ts';
 import { peakList, type Peak } from '../sim/reflections.ts';
@@ -12,7 +13,7 @@ import { patternSvg } from '../plot/pattern-svg.ts';
 import { InputError, UsageError } from './args.ts';
 import { GRID_FLAGS, gridAngles, gridFromFlags, type CliGrid } from './grid.ts';
 import type { CliIO, Command } from './main.ts';
-import { PRESET_FLAG, renderCrystals, type RenderedPattern } from './render-crystals.ts';
+import { PRESET_FLAG, presetOf, renderCrystals, type RenderedPattern } from './render-crystals.ts';
 
 export interface SimulateInput {
   path: string;
@@ -28,28 +29,40 @@ function checkFile(path: string): void {
   if (!statSync(path).isFile()) throw new InputError(`${path} is not a file; give CIF files`);
 }
 
-/** Read the CIFs, name them after their files, and detect the space group of P1 files. */
+/** A data-block name as a file-name part: letters, digits, '.', '_' and '-' kept, others '_'. */
+function blockPart(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'block';
+}
+
+/**
+ * Read the CIFs, name them after their files, and detect the space group of P1 files. A file with
+ * several structure blocks gives one input per block, named <file>-<block>.
+ */
 export function readInputs(paths: string[], warn: (s: string) => void): SimulateInput[] {
   const names = new Map<string, string>();
-  return paths.map((path) => {
+  return paths.flatMap((path) => {
     checkFile(path);
-    const name = basename(path, extname(path));
-    const clash = names.get(name);
-    if (clash) throw new InputError(`${clash} and ${path} would both write '${name}' outputs; rename one of them`);
-    names.set(name, path);
-    const crystal = readCif(path);
-    let spaceGroup = crystal.spaceGroup;
-    let spaceGroupSource: SimulateInput['spaceGroupSource'] = 'file';
-    if (spaceGroup === null) {
-      try {
-        spaceGroup = detectSpaceGroup(crystal).number;
-        spaceGroupSource = 'detected';
-      } catch (e) {
-        warn(`${path}: space group not stated and not detectable (${e instanceof Error ? e.message : String(e)}); labelled unknown`);
-        spaceGroupSource = 'unknown';
+    const crystals = readCifStructures(path);
+    return crystals.map((crystal) => {
+      const stem = basename(path, extname(path));
+      const name = crystals.length > 1 ? `${stem}-${blockPart(crystal.name)}` : stem;
+      const source = crystals.length > 1 ? `${path} (block ${crystal.name})` : path;
+      const clash = names.get(name);
+      if (clash) throw new InputError(`${clash} and ${source} would both write '${name}' outputs; rename one of them`);
+      names.set(name, source);
+      let spaceGroup = crystal.spaceGroup;
+      let spaceGroupSource: SimulateInput['spaceGroupSource'] = 'file';
+      if (spaceGroup === null) {
+        try {
+          spaceGroup = detectSpaceGroup(crystal).number;
+          spaceGroupSource = 'detected';
+        } catch (e) {
+          warn(`${source}: space group not stated and not detectable (${e instanceof Error ? e.message : String(e)}); labelled unknown`);
+          spaceGroupSource = 'unknown';
+        }
       }
-    }
-    return { path, name, crystal: { ...crystal, spaceGroup }, spaceGroup, spaceGroupSource };
+      return { path: source, name, crystal: { ...crystal, spaceGroup }, spaceGroup, spaceGroupSource };
+    });
   });
 }
 
@@ -84,7 +97,7 @@ export function xyText(input: SimulateInput, grid: CliGrid, pattern: RenderedPat
 
 function mkdirFor(path: string, what: string): void {
   try {
-    mkdirSync(path, { recursive: true });
+    makeDirectory(path);
   } catch (e) {
     throw new InputError(`cannot create the ${what} folder ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -113,7 +126,8 @@ export const simulateCommand: Command = {
     'group, preset and seed) for each CIF, DIR/<name>.svg with --plot, and the peak list as JSON with',
     '--peaks (a file for one CIF, a folder for several). Peak lists need no GPU; patterns are',
     'rendered on the GPU with the preset\'s experimental effects. CIFs in P1 get their space group',
-    'detected.',
+    'detected. A CIF with several structure blocks gives one pattern per block, named',
+    '<file>-<block>. A crystal with no reflection in the range is an error, not an empty pattern.',
   ].join('\n'),
   flags: [
     { name: 'out', alias: 'o', type: 'string', value: 'DIR', description: 'folder for the .xy (and .svg) files' },
@@ -138,7 +152,7 @@ export const simulateCommand: Command = {
     if (!out && !peaksTarget) throw new UsageError("nothing to write: give -o DIR for patterns and/or --peaks PATH for peak lists");
     if (flags.plot && !out) throw new UsageError('--plot writes next to the patterns; give -o DIR too');
     const grid = gridFromFlags(flags);
-    const preset = flags.preset as string;
+    const preset = presetOf(flags.preset as string);
     const seed = flags.seed as number;
     const scale = flags.scale as number;
     if (!(scale >= 0.1 && scale <= 10)) throw new UsageError(`--scale must be between 0.1 and 10, got ${scale}`);
@@ -148,6 +162,15 @@ export const simulateCommand: Command = {
 
     const peakOpts = { wavelength: grid.wavelength, twoThetaMin: grid.twoThetaMin, twoThetaMax: grid.twoThetaMax };
     const peaks: Peak[][] = inputs.map((i) => peakList(i.crystal, peakOpts));
+    inputs.forEach((input, i) => {
+      if (peaks[i].length === 0) {
+        const { a, b, c } = input.crystal.lattice;
+        throw new InputError(
+          `${input.path}: no reflection falls in 2-theta ${grid.twoThetaMin}-${grid.twoThetaMax} deg at ${grid.wavelength} A ` +
+            `(cell ${+a.toPrecision(4)} x ${+b.toPrecision(4)} x ${+c.toPrecision(4)} A); check the cell lengths or widen --range. Nothing was written`,
+        );
+      }
+    });
     const written: string[] = [];
     if (peaksTarget) {
       const paths = peaksPaths(peaksTarget, inputs);

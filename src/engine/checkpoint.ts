@@ -1,9 +1,10 @@
 // Checkpoints on disk: a directory with weights.safetensors (the parameters, by name) and
-// config.json (whatever the model needs to rebuild itself). The only engine module that touches
-// the file system.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// config.json (whatever the model needs to rebuild itself). With files.ts, the only engine
+// modules that touch the file system.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from './errors.ts';
+import { makeDirectory, writeAtomically } from './files.ts';
 import type { Parameters } from './parameters.ts';
 import { SafetensorsError, decodeSafetensors, encodeSafetensors, type NamedTensorData } from './safetensors.ts';
 
@@ -64,16 +65,9 @@ export async function saveCheckpoint(dir: string, params: Parameters, config: un
   for (const p of params) tensors.push([p.name, { shape: [...p.data.shape], data: await p.data.read() }]);
   // "format": "pt" is what PyTorch-side safetensors loaders expect to find.
   const bytes = encodeSafetensors(tensors, { format: 'pt', ...metadata });
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   await writeAtomically(join(dir, WEIGHTS_FILE), bytes);
   await writeAtomically(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-}
-
-/** Writes a file under a temporary name, then renames it: readers see the old or the new file, never a part. */
-export async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
 }
 
 async function readOrThrow(dir: string, file: string): Promise<Buffer> {

@@ -23,7 +23,7 @@ import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsCo
 import { parseNpyHeader } from '../sim/npy.ts';
 import { Rng } from '../sim/random.ts';
 import { gridOf, renderPatterns, type Grid, type PatternSpec } from '../sim/render.ts';
-import { readCif } from '../sim/cif.ts';
+import { readCifStructures } from '../sim/cif.ts';
 import { detectSpaceGroup } from '../sim/spacegroup.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
 
@@ -112,10 +112,11 @@ export function spaceGroupCounts(dir: string): { counts: number[]; n: number; ki
   if (cifs.length) {
     for (const file of cifs) {
       try {
-        const c = readCif(file);
-        const sg = c.spaceGroup ?? detectSpaceGroup(c).number;
-        counts[sg - 1]!++;
-        n++;
+        for (const c of readCifStructures(file)) {
+          const sg = c.spaceGroup ?? detectSpaceGroup(c).number;
+          counts[sg - 1]!++;
+          n++;
+        }
       } catch {
         // an unreadable CIF does not count
       }
@@ -246,7 +247,8 @@ export class SimulatedSource implements TrainingSource {
       if (files.length === 0) throw new TrainingDataError(`${dir} holds no .cif files (searched its subdirectories too)`);
       for (const file of files) {
         try {
-          this.cifs.push(preparePhase(readCif(file), { grid: this.grid, config: this.config }));
+          // every structure block of a file is a structure of its own
+          for (const c of readCifStructures(file)) this.cifs.push(preparePhase(c, { grid: this.grid, config: this.config }));
         } catch (e) {
           // A library of hundreds of CIFs may hold a few this reader cannot use: they are listed, not fatal.
           this.unreadable.push(`${file} (${(e as Error).message.split('\n')[0]})`);

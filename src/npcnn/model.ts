@@ -3,10 +3,11 @@
 // default initialisation, the input transform, and model directories on disk (config.json +
 // weights.safetensors).
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ag from '../engine/autograd.ts';
-import { CONFIG_FILE, WEIGHTS_FILE, writeAtomically } from '../engine/checkpoint.ts';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
+import { makeDirectory, writeAtomically } from '../engine/files.ts';
 import type { Engine } from '../engine/engine.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
@@ -210,7 +211,7 @@ export function createModel(engine: Engine, config: ModelConfig): Model {
 export async function saveModel(dir: string, model: Model, metadata: Record<string, string> = {}): Promise<void> {
   // "format": "pt" is what PyTorch-side safetensors loaders expect to find.
   const bytes = encodeSafetensors(await model.stateTensors(), { format: 'pt', ...metadata });
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   await writeAtomically(join(dir, WEIGHTS_FILE), bytes);
   await writeAtomically(join(dir, CONFIG_FILE), `${JSON.stringify(model.config, null, 2)}\n`);
 }

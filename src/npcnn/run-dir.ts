@@ -7,14 +7,14 @@
 //   log.jsonl                one JSON object per step and validation, up to the last checkpoint
 //   curves.svg               loss and accuracy against patterns seen
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AdamW } from '../engine/parameters.ts';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../engine/safetensors.ts';
 import { curvesSvg } from '../plot/curves-svg.ts';
 import type { ModelConfig } from './config.ts';
 import type { Model } from './model.ts';
-import { writeAtomically } from '../engine/checkpoint.ts';
+import { makeDirectory, writeAtomically } from '../engine/files.ts';
 import { saveModel } from './model.ts';
 
 export const RUN_FILES = ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg'];
@@ -76,7 +76,7 @@ export function readRunFile<O>(dir: string): RunFile<O> {
 
 /** Writes the checkpoint, then the model directory files, run.json, the log and the curves. */
 export async function saveRun<O>(dir: string, run: RunFile<O>, model: Model, optimizer: AdamW, state: TrainState, log: object[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   const tensors = await model.stateTensors();
   const steps: Record<string, number> = {};
   for (const s of optimizer.momentState()) {

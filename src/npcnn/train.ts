@@ -9,6 +9,7 @@
 // and the gradient norm are read, and AdamW steps with the clipping factor folded into its update.
 import * as ag from '../engine/autograd.ts';
 import type { Engine } from '../engine/engine.ts';
+import { checkFreeSpace } from '../engine/files.ts';
 import { addInto } from '../engine/ops/elementwise.ts';
 import { argmax, sumSquares } from '../engine/ops/reduce.ts';
 import { AdamW } from '../engine/parameters.ts';
@@ -288,6 +289,13 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
     if (options.init && !o.resume) await loadWeights(model, options.init);
     if (source instanceof MeasuredSource && config.task === 'space-group' && !source.hasSpaceGroups) {
       throw new TrainOptionsError(`some measured patterns have no space_group header, which the space-group task needs`);
+    }
+    // A checkpoint holds weights and two AdamW moments; the model directory the weights again; each
+    // is written beside the old file before a rename, so twice that must fit.
+    try {
+      checkFreeSpace(o.out, model.parameterCount() * 4 * 4 * 2, `the checkpoints of ${model.parameterCount()} parameters`);
+    } catch (e) {
+      throw new TrainOptionsError(`${(e as Error).message}; free space or choose another --out`);
     }
     optimizer = new AdamW(model.params, { lr: options.lr, weightDecay: options.weightDecay });
     let state: TrainState = { step: 0, patterns: 0, seconds: 0 };

@@ -2,7 +2,7 @@
 // Tags are matched case-insensitively, with DDLm dots read as underscores
 // (_space_group_symop.operation_xyz == _space_group_symop_operation_xyz).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Crystal, Lattice, Site, SymOp } from './crystal.ts';
 import { cellVolume } from './crystal.ts';
@@ -56,6 +56,24 @@ interface Block {
   line: number;
   items: Map<string, Item>;
   loops: Loop[];
+}
+
+/** A token as quoted in messages: control characters escaped, long values cut. */
+function shown(text: string): string {
+  const safe = text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return safe.length > 40 ? `${safe.slice(0, 40)}...` : safe;
+}
+
+/**
+ * The text of a CIF without a leading UTF-8 byte-order mark (editors on Windows write one).
+ * Binary files are refused here, before any of their bytes reach a message.
+ */
+function cifText(text: string, file: string): string {
+  const bad = /[\u0000-\u0008\u000e-\u001a\u001c-\u001f]/.exec(text.slice(0, 65536));
+  if (bad) {
+    throw new CifError(file, null, `is not a text file (control byte 0x${bad[0].charCodeAt(0).toString(16).padStart(2, '0')} at character ${bad.index + 1}); give a CIF, which is plain text`);
+  }
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function normTag(tag: string): string {
@@ -131,7 +149,7 @@ function parseBlocks(tokens: Token[], file: string): Block[] {
     if (kind === 'reserved') {
       throw new CifError(file, t.line, `'${t.text}' (save frames / global blocks) is not supported by this reader`);
     }
-    if (!block) throw new CifError(file, t.line, `'${t.text}' appears before the first data_ block header`);
+    if (!block) throw new CifError(file, t.line, `'${shown(t.text)}' appears before the first data_ block header`);
     if (kind === 'tag') {
       const next = tokens[i + 1];
       if (!next || kindOf(next) !== 'value') {
@@ -162,7 +180,7 @@ function parseBlocks(tokens: Token[], file: string): Block[] {
       block.loops.push(loop);
       continue;
     }
-    throw new CifError(file, t.line, `value '${t.text}' has no tag before it`);
+    throw new CifError(file, t.line, `value '${shown(t.text)}' has no tag before it`);
   }
   return blocks;
 }
@@ -179,9 +197,11 @@ const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?:\(\d+\))?$/;
 /** Number with an optional standard uncertainty '0.1234(5)'; null for '?' or '.'. */
 function numberOrNull(t: Token, what: string, file: string): number | null {
   if (isUnknown(t)) return null;
-  if (!NUMBER.test(t.text)) throw new CifError(file, t.line, `${what}: '${t.text}' is not a number`);
+  if (!NUMBER.test(t.text)) throw new CifError(file, t.line, `${what}: '${shown(t.text)}' is not a number`);
   const paren = t.text.indexOf('(');
-  return Number(paren < 0 ? t.text : t.text.slice(0, paren));
+  const value = Number(paren < 0 ? t.text : t.text.slice(0, paren));
+  if (!Number.isFinite(value)) throw new CifError(file, t.line, `${what}: '${t.text}' is not a finite number`);
+  return value;
 }
 
 // prettier-ignore
@@ -420,9 +440,22 @@ function blockToCrystal(block: Block, file: string): Crystal {
   const lattice = readLattice(block, file);
   const { ops, spaceGroup } = readSymmetry(block, lattice, file);
   const asymmetric = readSites(block, file);
+  if (asymmetric.length * ops.length > MAX_CELL_ATOMS) {
+    throw new CifError(
+      file,
+      block.line,
+      `block ${block.name}: ${asymmetric.length} atom sites x ${ops.length} symmetry operations could give up to ${asymmetric.length * ops.length} atoms in the cell; ` +
+        `this reader handles up to ${MAX_CELL_ATOMS} (crystal structures have far fewer)`,
+    );
+  }
   const sites = expandBySymmetry(asymmetric, ops, DEFAULT_MERGE_TOL);
   return { name: block.name || basename(file).replace(/\.cif$/i, ''), lattice, sites, spaceGroup };
 }
+
+/** Atoms in a unit cell (before merging coinciding images) beyond which a CIF is refused. */
+export const MAX_CELL_ATOMS = 200_000;
+/** CIFs larger than this are refused before parsing (crystal-structure CIFs are kilobytes). */
+export const MAX_CIF_BYTES = 32 * 1024 * 1024;
 
 /** A block describes a structure when it has any cell or atom-site data. */
 function isStructureBlock(b: Block): boolean {
@@ -445,23 +478,37 @@ function structureBlocks(blocks: Block[], file: string): Block[] {
  * as a publication block, are not structures and are not returned). Sites are the whole cell:
  * the file's operations (or those of its stated space group when it lists none; P1 when it states
  * nothing) are applied and coinciding images merged (expandBySymmetry, 1e-3 fractional).
- * Crystal.spaceGroup is the group the file states, or null when it states none or states P 1
- * (use detectSpaceGroup then). Throws CifError.
+ * Crystal.name is the block name. Crystal.spaceGroup is the group the file states, or null when
+ * it states none or states P 1 (use detectSpaceGroup then). Throws CifError.
  */
 export function parseCif(text: string, fileName = '<cif>'): Crystal[] {
-  const blocks = parseBlocks(tokenize(text, fileName), fileName);
+  const blocks = parseBlocks(tokenize(cifText(text, fileName), fileName), fileName);
   return structureBlocks(blocks, fileName).map((b) => blockToCrystal(b, fileName));
+}
+
+function readCifBlocks(path: string): Block[] {
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_CIF_BYTES) {
+      throw new CifError(path, null, `is ${(size / 2 ** 20).toFixed(0)} MiB; CIFs of crystal structures are kilobytes, and this reader takes up to ${MAX_CIF_BYTES / 2 ** 20} MiB`);
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof CifError) throw e;
+    throw new CifError(path, null, `cannot read the file: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return parseBlocks(tokenize(cifText(text, path), path), path);
+}
+
+/** Every structure of a CIF file, one per data block that holds one (see parseCif). Throws CifError. */
+export function readCifStructures(path: string): Crystal[] {
+  return structureBlocks(readCifBlocks(path), path).map((b) => blockToCrystal(b, path));
 }
 
 /** Read a CIF file: its first structure, or the data block named `block`. Throws CifError. */
 export function readCif(path: string, block?: string): Crystal {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CifError(path, null, `cannot read the file: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const blocks = parseBlocks(tokenize(text, path), path);
+  const blocks = readCifBlocks(path);
   if (block === undefined) return blockToCrystal(structureBlocks(blocks, path)[0], path);
   const hit = blocks.find((b) => b.name.toLowerCase() === block.toLowerCase());
   if (!hit) throw new CifError(path, null, `no data block named '${block}' (blocks: ${blocks.map((b) => b.name).join(', ') || 'none'})`);

@@ -16,6 +16,7 @@
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { checkFreeSpace, makeDirectory } from '../engine/files.ts';
 import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from './crystal.ts';
 import { npyHeader } from './npy.ts';
 
@@ -165,9 +166,16 @@ export class DatasetWriter {
     }
     checkTarget(dir, options.overwrite ?? false);
     try {
-      mkdirSync(dirname(resolve(dir)), { recursive: true });
+      makeDirectory(dirname(resolve(dir)));
     } catch (e) {
       throw new DatasetWriteError(`cannot create the folder of ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // float32 .npy rows, or about 10 characters a value in CSV, plus about 400 bytes of labels a row.
+    const bytes = count * (grid.points * (options.format === 'csv' ? 10 : 4) + 400);
+    try {
+      checkFreeSpace(dirname(resolve(dir)), bytes, `a dataset of ${count} patterns of ${grid.points} points`);
+    } catch (e) {
+      throw new DatasetWriteError(`${(e as Error).message}; lower --count or write elsewhere`);
     }
     takeLock(dir);
     try {

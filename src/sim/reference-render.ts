@@ -80,7 +80,7 @@ export function renderPatternReference(spec: PatternSpec, grid: Partial<Grid> = 
     if (spec.counts > 0) v = poissonSample(spec.counts * v, key, j) / spec.counts;
     if (spec.gaussianSigma > 0) v += spec.gaussianSigma * normal01(key, j, 3);
     if (spec.uniformMax > 0) v += spec.uniformMax * uniform01(key, j, 5);
-    y[j] = v;
+    y[j] = Math.max(v, 0); // counts are never negative
   }
   const out = new Float32Array(P);
   let max = -Infinity;

@@ -17,7 +17,7 @@
 // (sMax >= sin(theta_max)/lambda times the largest scale factor applied), since hkl beyond sMax
 // are not in the list.
 
-import { reciprocalMetric, type Crystal, type Lattice, type Mat3, type Site, type Vec3 } from './crystal.ts';
+import { cellVolume, reciprocalMetric, type Crystal, type Lattice, type Mat3, type Site, type Vec3 } from './crystal.ts';
 import type { WaasKirfEntry } from './data/formfactors.ts';
 import { formFactorAtS2, formFactorEntry } from './formfactors.ts';
 import { symmetryOperations } from './spacegroup.ts';
@@ -351,6 +351,37 @@ function orbitGrid(size: number): void {
   }
 }
 
+/** Reflections (one per Friedel pair) beyond which a crystal is refused: about 150 MB of arrays. */
+export const MAX_REFLECTIONS = 4_000_000;
+/** Atoms x reflections beyond which a crystal is refused: about a minute of CPU without symmetry. */
+export const MAX_ATOM_REFLECTIONS = 1e10;
+/** Bytes of per-atom phase tables beyond which a crystal is refused. */
+const MAX_PHASE_TABLE_BYTES = 1 << 30;
+
+/**
+ * Refuses, before any allocation, a crystal whose structure factors would take more memory or time
+ * than powder simulation can sensibly give (a huge cell, or hundreds of thousands of atoms).
+ */
+function checkWorkload(crystal: Crystal, atoms: number, reflections: number, phaseBytes: number): void {
+  const what = `crystal '${crystal.name}' (cell ${fmt(crystal.lattice.a)} x ${fmt(crystal.lattice.b)} x ${fmt(crystal.lattice.c)} A, ${atoms} atoms)`;
+  if (reflections > MAX_REFLECTIONS) {
+    throw new DiffractionInputError(
+      `${what} has about ${reflections.toExponential(1)} reflections in range, more than the ${MAX_REFLECTIONS.toExponential(0)} this simulator handles; ` +
+        'check the cell lengths (angstrom, not nm or pm) or narrow the 2-theta range',
+    );
+  }
+  if (reflections * atoms > MAX_ATOM_REFLECTIONS || phaseBytes > MAX_PHASE_TABLE_BYTES) {
+    throw new DiffractionInputError(
+      `${what}: ${atoms} atoms x ${reflections.toExponential(1)} reflections is more than this simulator computes ` +
+        `(limit ${MAX_ATOM_REFLECTIONS.toExponential(0)} atom-reflections, about a minute); narrow the 2-theta range or use a smaller cell`,
+    );
+  }
+}
+
+function fmt(x: number): string {
+  return +x.toPrecision(4) + '';
+}
+
 /**
  * |F(hkl)|^2 for every hkl (one per Friedel pair) with 0 < sin(theta)/lambda <= sMax.
  * F = sum_j occ_j f0_j(s) exp(-B_j s^2) exp(2 pi i h.x_j). Systematic absences
@@ -373,6 +404,7 @@ export function structureFactors(crystal: Crystal, opts: StructureFactorOptions)
   const K = Math.floor(gMax * lat.b);
   const L = Math.floor(gMax * lat.c);
   const n = at.n;
+  checkWorkload(crystal, n, (4 * Math.PI * gMax ** 3 * cellVolume(lat)) / 6, n * (2 * (H + K + L) + 3) * 16);
   const { re: xRe, im: xIm } = phaseTable(at.x, H);
   const { re: yRe, im: yIm } = phaseTable(at.y, K);
   const { re: zRe, im: zIm } = phaseTable(at.z, L);

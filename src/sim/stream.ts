@@ -35,7 +35,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { readCif } from './cif.ts';
+import { readCifStructures } from './cif.ts';
 import { CRYSTAL_SYSTEMS, type Crystal, type CrystalSystem } from './crystal.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type PatternEffects, type Phase, type PresetName } from './effects.ts';
 import { Rng, type Seed } from './random.ts';
@@ -98,7 +98,7 @@ export interface SimulatedBatch {
 /** Synthetic impurities are drawn from this many most recent crystals. */
 export const IMPURITY_POOL = 16;
 
-/** Every *.cif file of a directory (sorted by name), read once. */
+/** Every structure of every *.cif file of a directory (sorted by name; each block its own structure), read once. */
 export function loadCifDirectory(dir: string): { file: string; crystal: Crystal }[] {
   let names: string[];
   try {
@@ -108,10 +108,10 @@ export function loadCifDirectory(dir: string): { file: string; crystal: Crystal 
     throw new SimulateSourceError(`cannot read the CIF directory '${dir}': ${(e as Error).message}`);
   }
   if (names.length === 0) throw new SimulateSourceError(`the directory '${dir}' has no .cif files; point source at a folder of CIFs`);
-  return names.map((n) => {
+  return names.flatMap((n) => {
     const file = join(dir, n);
     try {
-      return { file, crystal: readCif(file) };
+      return readCifStructures(file).map((crystal) => ({ file, crystal }));
     } catch (e) {
       throw new SimulateSourceError(`${file}: ${(e as Error).message}`);
     }

@@ -183,6 +183,82 @@ describe('xrd simulate', () => {
     expect(nothing.stderr).toContain('nothing to write');
   });
 
+  it('simulates every structure block of a multi-block CIF, named by block, and reads a CIF saved with a byte-order mark', () => {
+    const multi = join(tmp, 'pair.cif');
+    writeFileSync(multi, `${readFileSync(halite, 'utf8')}\n${readFileSync(rutile, 'utf8')}`);
+    const r = xrd(['simulate', multi, '-o', 'multi', '--preset', 'clean']);
+    expect(r.code).toBe(0);
+    const files = readdirSync(join(tmp, 'multi')).sort();
+    expect(files).toHaveLength(2);
+    expect(files.every((f) => f.startsWith('pair-'))).toBe(true);
+    // Each block keeps its own space group (halite 225, rutile 136) in its header and on stdout.
+    const groups = files.map((f) => /# space group: (\d+)/.exec(readFileSync(join(tmp, 'multi', f), 'utf8'))![1]).sort();
+    expect(groups).toEqual(['136', '225']);
+    expect(r.stdout).toMatch(/pair-.*225.*\n.*pair-.*136|pair-.*136.*\n.*pair-.*225/);
+
+    const bom = join(tmp, 'bom.cif');
+    writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(halite)]));
+    const withBom = xrd(['simulate', bom, '--peaks', join(tmp, 'bom.json')]);
+    expect(withBom.code).toBe(0);
+    expectPeaksOf(JSON.parse(readFileSync(join(tmp, 'bom.json'), 'utf8')) as PeakJson[], halite);
+  }, 120_000);
+
+  it('refuses, with one line and nothing written, input that would hang, crash or give a meaningless pattern', () => {
+    const cell = (a: number, atoms = 'Si1 0 0 0', group = 'P 1') =>
+      `data_t\n_cell_length_a ${a}\n_cell_length_b ${a}\n_cell_length_c ${a}\n_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n` +
+      `_symmetry_space_group_name_H-M '${group}'\nloop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n${atoms}\n`;
+    const cases: [string, string | Buffer, RegExp][] = [
+      // no reflection in range: refused instead of a pattern of pure noise scaled to 1
+      ['tiny.cif', cell(0.01), /no reflection falls in 2-theta 5-90 deg .*cell 0\.01 x 0\.01 x 0\.01 A/],
+      // 16 million reflections: refused before any allocation (V8 used to crash after 43 s)
+      ['huge.cif', cell(100000).replace('_cell_length_b 100000', '_cell_length_b 10').replace('_cell_length_c 100000', '_cell_length_c 10'), /about 1\.6e\+7 reflections in range, more than the 4e\+6/],
+      // 1100 sites x 192 operations of F m -3 m: over the cell-atom limit
+      ['crowded.cif', cell(20, Array.from({ length: 1100 }, (_, i) => `Si${i} ${(i * 0.618) % 1} ${(i * 0.414) % 1} ${(i * 0.732) % 1}`).join('\n'), 'F m -3 m'), /1100 atom sites x 192 symmetry operations .* up to 200000/],
+      ['overflow.cif', cell(5, 'Si1 1e400 0 0'), /overflow\.cif:14: fractional x of atom 'Si1': '1e400' is not a finite number/],
+      // a binary file: the reason, and none of its bytes echoed
+      ['binary.cif', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0x9c, 0xff]), /binary\.cif: is not a text file \(control byte 0x02 at character 5\)/],
+    ];
+    for (const [name, text, message] of cases) {
+      writeFileSync(join(tmp, name), text);
+      const r = xrd(['simulate', join(tmp, name), '-o', `refused-${name}`, '--peaks', join(tmp, `refused-${name}.json`)]);
+      expect(r.code, name).toBe(1);
+      expectOneLine(r.stderr);
+      expect(r.stderr, name).toMatch(message);
+      expect(r.stderr).not.toMatch(/[\x00-\x08]/);
+      expect(existsSync(join(tmp, `refused-${name}`)), name).toBe(false);
+      expect(existsSync(join(tmp, `refused-${name}.json`)), name).toBe(false);
+    }
+
+    // Node's own recursive mkdir spins forever under /proc; ours returns the refusal.
+    for (const args of [['-o', '/proc/xrd-test'], ['--peaks', '/proc/xrd-test/p.json']]) {
+      const r = xrd(['simulate', halite, ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/cannot create the (output|peaks) folder \/proc\/xrd-test: ENOENT/);
+    }
+
+    const usage: [string[], RegExp][] = [
+      [['--step', '1e-7'], /--step 1e-7 over 5-90 degrees gives 850000000 points per pattern; at most 1000000/],
+      [['--range', '-10,200'], /--range must satisfy 0 <= MIN < MAX < 180 degrees, got -10,200/],
+      [['--preset', 'nonsense'], /unknown --preset 'nonsense'/],
+    ];
+    for (const [flags, message] of usage) {
+      const r = xrd(['simulate', halite, '-o', 'never-made', ...flags]);
+      expect(r.code).toBe(2);
+      expectOneLine(r.stderr);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(join(tmp, 'never-made'))).toBe(false);
+    }
+  }, 120_000);
+
+  it('realistic patterns never go below zero and peak at exactly 1', () => {
+    const r = xrd(['simulate', rutile, '-o', 'realistic', '--preset', 'realistic', '--seed', '3']);
+    expect(r.code).toBe(0);
+    const y = readFileSync(join(tmp, 'realistic', 'TiO2-rutile.xy'), 'utf8').trimEnd().split('\n').filter((l) => !l.startsWith('#')).map((l) => Number(l.split(' ')[1]));
+    expect(y).toHaveLength(8500);
+    expect(Math.min(...y)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...y)).toBe(1);
+  }, 120_000);
+
   it('prints help for the program and for each command', () => {
     const top = xrd(['--help']);
     expect(top.code).toBe(0);

@@ -123,6 +123,11 @@ describe('xrd synth', () => {
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     }
     expect(existsSync(join(tmp, 'never'))).toBe(false);
+    // Disk space is checked before any work: 1e9 patterns of 8500 float32 points are 34 TB.
+    const huge = xrd(['synth', '--count', '1000000000', '-o', 'never']);
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toMatch(/^xrd: a dataset of 1000000000 patterns of 8500 points needs about 34\.4 TB, but only .* is free .*; lower --count or write elsewhere\n$/);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('never'))).toEqual([]);
     const missing = xrd(['synth', '-o', 'never']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('needs --count N and -o DIR');
