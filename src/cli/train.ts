@@ -9,6 +9,13 @@ import type { CliIO, Command } from './main.ts';
 import { PRESETS, presetOf } from './render-crystals.ts';
 import { parseSpaceGroups } from './synth.ts';
 
+/** A fraction in [0, 1] for a flag that only applies with --cif. */
+function unitFraction(flag: string, value: number, cif: string | undefined): number {
+  if (!cif) throw new UsageError(`--${flag} applies to the --cif structures; give --cif DIRS too`);
+  if (!(value >= 0 && value <= 1)) throw new UsageError(`--${flag} must be between 0 and 1, got ${value}`);
+  return value;
+}
+
 function choice<T extends string>(flag: string, value: FlagValue | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
@@ -110,6 +117,7 @@ export const trainCommand: Command = {
     { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 32; fewer: the pool gets memorised)' },
     { name: 'cif', type: 'string', value: 'DIRS', description: 'CIF directories (comma-separated) mixed into the stream' },
     { name: 'cif-share', type: 'number', value: 'X', description: 'fraction of patterns from --cif (default 0.5; 1: CIFs only)' },
+    { name: 'substitute', type: 'number', value: 'X', description: 'fraction of --cif patterns from element-substituted variants (same space group; default 0)' },
     { name: 'dataset', type: 'string', value: 'DIR', description: 'train on a dataset written by xrd synth instead' },
     { name: 'measured', type: 'string', value: 'DIR', description: 'labelled measured patterns mixed into the stream (souping)' },
     { name: 'measured-share', type: 'number', value: 'X', description: 'fraction of patterns from --measured (default 0.1; 1: measured only)' },
@@ -174,6 +182,7 @@ export const trainCommand: Command = {
         ...(f.refresh !== undefined ? { refreshPerBatch: f.refresh as number } : {}),
         ...(cif ? { cifDirs: cif.split(',').filter((s) => s) } : {}),
         ...(f['cif-share'] !== undefined ? { cifShare: f['cif-share'] as number } : {}),
+        ...(f.substitute !== undefined ? { substituteShare: unitFraction('substitute', f.substitute as number, cif) } : {}),
         ...(f.dataset !== undefined ? { dataset: f.dataset as string } : {}),
         ...(f.measured !== undefined ? { measured: measuredOption(f) } : {}),
       };

@@ -18,13 +18,14 @@ import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { gridRows, readLabelledDirectory, type MeasuredPattern } from '../io/patterns.ts';
 import { classIndex } from './config.ts';
-import { CRYSTAL_SYSTEMS, crystalSystemOf } from '../sim/crystal.ts';
+import { CRYSTAL_SYSTEMS, crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type Phase, type PresetName } from '../sim/effects.ts';
 import { parseNpyHeader } from '../sim/npy.ts';
 import { Rng } from '../sim/random.ts';
 import { gridOf, renderPatterns, type Grid, type PatternSpec } from '../sim/render.ts';
 import { readCifStructures } from '../sim/cif.ts';
 import { detectSpaceGroup } from '../sim/spacegroup.ts';
+import { substituteElements } from '../sim/substitute.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
 
 /** Bad data options or an unusable data source (named, with what to do). */
@@ -59,6 +60,12 @@ export interface DataOptions {
   cifDirs?: string[];
   /** Fraction of patterns drawn from the CIF pool when cifDirs is given (default 0.5; 1 = CIFs only). */
   cifShare?: number;
+  /**
+   * Fraction of the CIF patterns drawn from element-substituted variants of the CIF structures
+   * (substituteElements: chemically similar swaps, same space group) instead of the structures
+   * themselves (default 0). Variants come from a pool renewed like the synthetic one.
+   */
+  substituteShare?: number;
   /** A dataset directory written by `xrd synth`: when given it is the only source. */
   dataset?: string;
   /**
@@ -192,6 +199,46 @@ export function cifFilesUnder(dir: string): string[] {
   return out;
 }
 
+/**
+ * A pool of `size` prepared structures of which `refresh` are replaced before each batch: before
+ * batch b the pool holds ids size + (b-1)refresh .. size + b refresh - 1 and older, each id made by
+ * `make(id)` alone. Its contents are a pure function of b, which makes resume bit-exact.
+ */
+class RotatingPool {
+  readonly items: Phase[] = [];
+  /** The batch whose pool is loaded (-1: none yet). */
+  private batch = -1;
+
+  constructor(
+    private readonly size: number,
+    private readonly refresh: number,
+    private readonly make: (id: number) => Phase,
+  ) {}
+
+  /** Brings the pool to its state before batch b. */
+  load(b: number): void {
+    if (b === this.batch) return;
+    const P = this.size;
+    const R = this.refresh;
+    if (this.batch >= 0 && b === this.batch + 1) {
+      // Ids P + (b-1)R .. P + bR - 1 replace their slots.
+      for (let id = P + (b - 1) * R; id < P + b * R; id++) this.items[id % P] = this.make(id);
+    } else {
+      const end = P + b * R; // ids below this exist before batch b
+      for (let i = 0; i < P; i++) {
+        // newest id = i (mod P) below end
+        const id = end - 1 - ((((end - 1 - i) % P) + P) % P);
+        this.items[i] = this.make(id);
+      }
+    }
+    this.batch = b;
+  }
+}
+
+/** Element-substituted variants kept at once and renewed per batch (see DataOptions.substituteShare). */
+const VARIANT_POOL = 512;
+const VARIANT_REFRESH = 16;
+
 /** Simulated patterns from a pool of synthetic structures and/or CIF directories. */
 export class SimulatedSource implements TrainingSource {
   readonly grid: Grid;
@@ -200,14 +247,16 @@ export class SimulatedSource implements TrainingSource {
   private readonly poolSize: number;
   private readonly refresh: number;
   private readonly cifShare: number;
+  private readonly substituteShare: number;
   private readonly crystalsRoot: Rng;
   private readonly samplesRoot: Rng;
-  private readonly pool: Phase[] = [];
+  private readonly pool: RotatingPool;
   private readonly cifs: Phase[] = [];
+  /** The parsed CIF structures behind `cifs`, for substitution. */
+  private readonly cifCrystals: Crystal[] = [];
+  private readonly variants: RotatingPool | null = null;
   /** CIFs of the directories that could not be read, with the reason. */
   readonly unreadable: string[] = [];
-  /** The batch whose pool is loaded (-1: none yet). */
-  private poolBatch = -1;
 
   constructor(
     private readonly engine: Engine,
@@ -248,7 +297,10 @@ export class SimulatedSource implements TrainingSource {
       for (const file of files) {
         try {
           // every structure block of a file is a structure of its own
-          for (const c of readCifStructures(file)) this.cifs.push(preparePhase(c, { grid: this.grid, config: this.config }));
+          for (const c of readCifStructures(file)) {
+            this.cifs.push(preparePhase(c, { grid: this.grid, config: this.config }));
+            this.cifCrystals.push(c);
+          }
         } catch (e) {
           // A library of hundreds of CIFs may hold a few this reader cannot use: they are listed, not fatal.
           this.unreadable.push(`${file} (${(e as Error).message.split('\n')[0]})`);
@@ -256,8 +308,15 @@ export class SimulatedSource implements TrainingSource {
       }
     }
     if (dirs.length && this.cifs.length === 0) throw new TrainingDataError(`no CIF in ${dirs.join(', ')} could be read: ${this.unreadable.slice(0, 3).join('; ')}`);
+    this.substituteShare = this.cifShare > 0 ? (options.substituteShare ?? 0) : 0;
+    if (!(this.substituteShare >= 0 && this.substituteShare <= 1)) throw new TrainingDataError(`substituteShare must be in [0, 1], got ${options.substituteShare}`);
     this.crystalsRoot = new Rng(`${seed}/crystals`);
     this.samplesRoot = new Rng(`${seed}/samples`);
+    this.pool = new RotatingPool(this.poolSize, this.refresh, (id) => this.structure(id));
+    if (this.substituteShare > 0) {
+      const root = new Rng(`${seed}/variants`);
+      this.variants = new RotatingPool(VARIANT_POOL, VARIANT_REFRESH, (id) => this.variant(root.fork(id)));
+    }
   }
 
   describe(): string {
@@ -265,7 +324,8 @@ export class SimulatedSource implements TrainingSource {
     if (this.cifShare < 1) parts.push(`synthetic crystals (pool ${this.poolSize}, ${this.refresh} new per batch)`);
     if (this.cifShare > 0) {
       const skipped = this.unreadable.length ? `; ${this.unreadable.length} unreadable CIFs left out: ${this.unreadable.join(', ')}` : '';
-      parts.push(`${this.cifs.length} CIF structures (${Math.round(this.cifShare * 100)} % of patterns${skipped})`);
+      const variants = this.substituteShare > 0 ? `, ${Math.round(this.substituteShare * 100)} % of them element-substituted variants` : '';
+      parts.push(`${this.cifs.length} CIF structures (${Math.round(this.cifShare * 100)} % of patterns${variants}${skipped})`);
     }
     return parts.join(' + ');
   }
@@ -285,27 +345,20 @@ export class SimulatedSource implements TrainingSource {
     throw new TrainingDataError(`the crystal generator failed 8 times for structure ${id}; report it`);
   }
 
-  /** Brings the synthetic pool to its state before batch b. */
-  private loadPool(b: number): void {
-    if (this.cifShare >= 1 || b === this.poolBatch) return;
-    const P = this.poolSize;
-    const R = this.refresh;
-    if (this.poolBatch >= 0 && b === this.poolBatch + 1) {
-      // Ids P + (b-1)R .. P + bR - 1 replace their slots.
-      for (let id = P + (b - 1) * R; id < P + b * R; id++) this.pool[id % P] = this.structure(id);
-    } else {
-      const end = P + b * R; // ids below this exist before batch b
-      for (let i = 0; i < P; i++) {
-        // newest id = i (mod P) below end
-        const id = end - 1 - ((((end - 1 - i) % P) + P) % P);
-        this.pool[i] = this.structure(id);
-      }
+  /** An element-substituted variant of a random CIF structure (deterministic in rng). */
+  private variant(rng: Rng): Phase {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const r = rng.fork(attempt);
+      const v = substituteElements(this.cifCrystals[r.fork(0).int(0, this.cifCrystals.length - 1)]!, r.fork(1));
+      if (v) return preparePhase(v.crystal, { grid: this.grid, config: this.config });
     }
-    this.poolBatch = b;
+    // Libraries of elements or oxides only may offer nothing to swap: use a structure as it is.
+    return this.cifs[rng.fork(8).int(0, this.cifs.length - 1)]!;
   }
 
   prepare(batch: number, size: number): PreparedBatch {
-    this.loadPool(batch);
+    if (this.cifShare < 1) this.pool.load(batch);
+    this.variants?.load(batch);
     const rngBatch = this.samplesRoot.fork(batch);
     const specs: PatternSpec[] = [];
     const spaceGroup = new Int32Array(size);
@@ -313,7 +366,8 @@ export class SimulatedSource implements TrainingSource {
     for (let k = 0; k < size; k++) {
       const rng = rngBatch.fork(k);
       const fromCif = this.cifShare > 0 && rng.fork(0).uniform() < this.cifShare;
-      const pool = fromCif ? this.cifs : this.pool;
+      const substituted = fromCif && this.variants !== null && rng.fork(3).uniform() < this.substituteShare;
+      const pool = substituted ? this.variants!.items : fromCif ? this.cifs : this.pool.items;
       const self = rng.fork(1).int(0, pool.length - 1);
       const phase = pool[self]!;
       const effects = drawEffects(this.config, rng.fork(2));
