@@ -20,7 +20,8 @@ function nearestExisting(path: string): string {
       statSync(p);
       return p;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
     }
     const up = dirname(p);
     if (up === p) return p;
