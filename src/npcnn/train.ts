@@ -136,10 +136,17 @@ interface ValidationSet {
 function simulatedValidation(engine: Engine, run: RunFile<RunOptions>, grid: ModelConfig['input']): ValidationSet | null {
   const { options, model } = run;
   if (options.valSize === 0) return null;
-  const source = trainingSource(engine, { ...options.data, refreshPerBatch: 0 }, `${options.seed}/validation`, grid, options.valSize, 'holdout');
+  // Held out means structures training never sees: a dataset's last rows, or else fresh synthetic
+  // crystals (their own seed; space groups uniform among the run's) with the run's effects. CIF
+  // libraries and measured patterns are trained on, so they never enter this set.
+  const data: DataOptions = options.data.dataset
+    ? options.data
+    : { effects: options.data.effects, spaceGroups: options.data.spaceGroups, poolSize: options.valSize, refreshPerBatch: 0 };
+  const source = trainingSource(engine, data, `${options.seed}/validation`, grid, options.valSize, 'holdout');
   try {
     const prepared = source.prepare(0, options.valSize);
-    return { name: options.data.dataset ? 'dataset (held-out rows)' : 'simulated (held out)', patterns: source.render(prepared, 0, options.valSize), labels: labelsOf(prepared, model.task) };
+    const name = options.data.dataset ? 'dataset (held-out rows)' : 'synthetic (held out, uniform groups)';
+    return { name, patterns: source.render(prepared, 0, options.valSize), labels: labelsOf(prepared, model.task) };
   } finally {
     source.close();
   }
