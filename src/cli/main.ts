@@ -14,6 +14,7 @@ import { calibrateCommand, evalCommand } from './eval.ts';
 import { explainCommand } from './explain.ts';
 import { predictCommand } from './predict.ts';
 import { foldsCommand } from './folds.ts';
+import { serveCommand } from './serve.ts';
 
 export interface CliIO {
   stdout: ProgressStream;
@@ -32,7 +33,7 @@ export interface Command {
   run(args: ParsedArgs, io: CliIO): Promise<void | number>;
 }
 
-const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand];
+const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand, serveCommand];
 
 const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' };
 const DEBUG_FLAG: FlagSpec = { name: 'debug', type: 'boolean', description: 'show stack traces of errors' };

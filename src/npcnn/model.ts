@@ -237,18 +237,49 @@ export function readModelConfig(dir: string): ModelConfig {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ModelLoadError(code === 'ENOENT' ? `${dir} is not a model directory (no ${CONFIG_FILE}); a model directory holds ${CONFIG_FILE} and ${WEIGHTS_FILE}` : `cannot read ${path}: ${(e as Error).message}`);
   }
+  return parseModelConfig(text, path);
+}
+
+/** A config.json's text, checked; `where` names the file in errors. */
+export function parseModelConfig(text: string, where: string): ModelConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ModelLoadError(`${path} is not valid JSON (${(e as Error).message}); the file is damaged`);
+    throw new ModelLoadError(`${where} is not valid JSON (${(e as Error).message}); the file is damaged`);
   }
   try {
-    return validateModelConfig(raw, path);
+    return validateModelConfig(raw, where);
   } catch (e) {
     if (e instanceof ModelConfigError) throw new ModelLoadError(e.message);
     throw e;
   }
+}
+
+/**
+ * A model from the contents of its two files (config.json text, weights.safetensors bytes), e.g.
+ * fetched by a browser; `where` names the model in errors (a directory or URL).
+ */
+export function modelFromBytes(engine: Engine, configText: string, weights: Uint8Array, where: string): Model {
+  const model = new Model(engine, parseModelConfig(configText, `${where}/${CONFIG_FILE}`));
+  try {
+    setWeightsFromBytes(model, weights, `${where}/${WEIGHTS_FILE}`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+function setWeightsFromBytes(model: Model, bytes: Uint8Array, where: string): void {
+  let tensors: Map<string, NamedTensorData>;
+  try {
+    tensors = decodeSafetensors(bytes).tensors;
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new ModelLoadError(`${where}: ${e.message}`);
+    throw e;
+  }
+  model.loadState(tensors, where);
 }
 
 /** Reads a model directory written by saveModel (or by training). */
@@ -266,12 +297,5 @@ export async function loadModel(engine: Engine, dir: string): Promise<Model> {
 /** Copies a model directory's weights into a model of the same layers (e.g. to fine-tune it). */
 export async function loadWeights(model: Model, dir: string): Promise<void> {
   const bytes = await readModelFile(dir, WEIGHTS_FILE);
-  let tensors: Map<string, NamedTensorData>;
-  try {
-    tensors = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).tensors;
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelLoadError(`${join(dir, WEIGHTS_FILE)}: ${e.message}`);
-    throw e;
-  }
-  model.loadState(tensors, join(dir, WEIGHTS_FILE));
+  setWeightsFromBytes(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), join(dir, WEIGHTS_FILE));
 }

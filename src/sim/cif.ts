@@ -3,7 +3,6 @@
 // (_space_group_symop.operation_xyz == _space_group_symop_operation_xyz).
 
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Crystal, Lattice, Site, SymOp } from './crystal.ts';
 import { cellVolume } from './crystal.ts';
 import {
@@ -449,7 +448,8 @@ function blockToCrystal(block: Block, file: string): Crystal {
     );
   }
   const sites = expandBySymmetry(asymmetric, ops, DEFAULT_MERGE_TOL);
-  return { name: block.name || basename(file).replace(/\.cif$/i, ''), lattice, sites, spaceGroup };
+  // The file's name without folders (either separator) and .cif: parsing needs no path module.
+  return { name: block.name || file.replace(/^.*[\\/]/, '').replace(/\.cif$/i, ''), lattice, sites, spaceGroup };
 }
 
 /** Atoms in a unit cell (before merging coinciding images) beyond which a CIF is refused. */

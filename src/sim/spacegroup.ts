@@ -1,21 +1,24 @@
 // Space-group tables and symmetry tools, backed by @spglib/moyo-wasm (ITA data + symmetry search).
 // The wasm module is loaded synchronously on first use, so importing this file costs nothing.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as moyo from '@spglib/moyo-wasm';
 import type { Crystal, CrystalSystem, Lattice, Mat3, Site, SymOp, Vec3 } from './crystal.ts';
 import { latticeMatrix, wrap01 } from './crystal.ts';
+import { readMoyoWasm } from './moyo-file.ts';
 
 let moyoReady = false;
 
+/**
+ * Loads the space-group tables from the bytes of moyo_wasm_bg.wasm. Node does this itself on
+ * first use (from node_modules); a browser fetches the file and calls this first.
+ */
+export function initSpaceGroups(wasm: Uint8Array | ArrayBuffer): void {
+  moyo.initSync({ module: wasm });
+  moyoReady = true;
+}
+
 function ensureMoyo(): typeof moyo {
-  if (!moyoReady) {
-    // XRD_MOYO_WASM: where a portable bundle (scripts/portable-bundle.sh) keeps the module.
-    const wasmPath = process.env.XRD_MOYO_WASM ?? createRequire(import.meta.url).resolve('@spglib/moyo-wasm/moyo_wasm_bg.wasm');
-    moyo.initSync({ module: readFileSync(wasmPath) });
-    moyoReady = true;
-  }
+  if (!moyoReady) initSpaceGroups(readMoyoWasm());
   return moyo;
 }
 

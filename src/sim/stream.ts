@@ -31,11 +31,9 @@
 // IMPURITY_POOL synthetic crystals (the first synthetic structure has none to draw from, so its
 // patterns get fewer impurities than drawn). meta.effects.impurities lists those applied.
 
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { readCifStructures } from './cif.ts';
+import { cifFilesIn, readCifStructures } from './cif-directory.ts';
 import { CRYSTAL_SYSTEMS, type Crystal, type CrystalSystem } from './crystal.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsConfig, type PatternEffects, type Phase, type PresetName } from './effects.ts';
 import { Rng, type Seed } from './random.ts';
@@ -100,16 +98,14 @@ export const IMPURITY_POOL = 16;
 
 /** Every structure of every *.cif file of a directory (sorted by name; each block its own structure), read once. */
 export function loadCifDirectory(dir: string): { file: string; crystal: Crystal }[] {
-  let names: string[];
+  let files: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-    names = readdirSync(dir).filter((n) => n.toLowerCase().endsWith('.cif')).sort();
+    files = cifFilesIn(dir);
   } catch (e) {
     throw new SimulateSourceError(`cannot read the CIF directory '${dir}': ${(e as Error).message}`);
   }
-  if (names.length === 0) throw new SimulateSourceError(`the directory '${dir}' has no .cif files; point source at a folder of CIFs`);
-  return names.flatMap((n) => {
-    const file = join(dir, n);
+  if (files.length === 0) throw new SimulateSourceError(`the directory '${dir}' has no .cif files; point source at a folder of CIFs`);
+  return files.flatMap((file) => {
     try {
       return readCifStructures(file).map((crystal) => ({ file, crystal }));
     } catch (e) {
