@@ -133,16 +133,20 @@ interface ValidationSet {
  * Held-out patterns: simulated with the same settings from crystals of another seed, or the
  * rows a dataset keeps apart.
  */
+/**
+ * The data of the held-out simulated set: a dataset's last rows, or else fresh synthetic crystals
+ * (their own seed; space groups uniform among the run's) with the run's effects. CIF libraries and
+ * measured patterns are trained on, so they never enter it.
+ */
+export function heldOutData(data: DataOptions): DataOptions {
+  if (data.dataset) return data;
+  return { effects: data.effects, spaceGroups: data.spaceGroups, refreshPerBatch: 0 };
+}
+
 function simulatedValidation(engine: Engine, run: RunFile<RunOptions>, grid: ModelConfig['input']): ValidationSet | null {
   const { options, model } = run;
   if (options.valSize === 0) return null;
-  // Held out means structures training never sees: a dataset's last rows, or else fresh synthetic
-  // crystals (their own seed; space groups uniform among the run's) with the run's effects. CIF
-  // libraries and measured patterns are trained on, so they never enter this set.
-  const data: DataOptions = options.data.dataset
-    ? options.data
-    : { effects: options.data.effects, spaceGroups: options.data.spaceGroups, poolSize: options.valSize, refreshPerBatch: 0 };
-  const source = trainingSource(engine, data, `${options.seed}/validation`, grid, options.valSize, 'holdout');
+  const source = trainingSource(engine, heldOutData(options.data), `${options.seed}/validation`, grid, options.valSize, 'holdout');
   try {
     const prepared = source.prepare(0, options.valSize);
     const name = options.data.dataset ? 'dataset (held-out rows)' : 'synthetic (held out, uniform groups)';

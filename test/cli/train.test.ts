@@ -22,7 +22,7 @@ describe('xrd train', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^trained 3 steps in .*; model, checkpoint, log.jsonl and curves.svg in run/);
     expect(r.stderr).toMatch(/^training compact \(\d\.\d\dM parameters\) for crystal-system on synthetic crystals/);
-    expect(r.stderr).toMatch(/validation at step 2 on simulated \(held out\): top-1 \d\.\d{3}/);
+    expect(r.stderr).toMatch(/validation at step 2 on synthetic \(held out, uniform groups\): top-1 \d\.\d{3}/);
     for (const f of ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg']) expect(existsSync(join(tmp, 'run', f))).toBe(true);
     const log = readFileSync(join(tmp, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number });
     expect(log.filter((e) => e.type === 'step').map((e) => e.step)).toEqual([1, 2, 3]);

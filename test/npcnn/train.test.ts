@@ -305,6 +305,23 @@ describe('CIF structures and element-substituted variants', () => {
   }, 120_000);
 });
 
+describe('held-out simulated validation', () => {
+  it('uses fresh synthetic crystals only: never the CIF structures or measured patterns trained on, never the training prior', async () => {
+    const { heldOutData } = await import('../../src/npcnn/train.ts');
+    const data = {
+      effects: 'realistic' as const,
+      prior: 'system-balanced' as const,
+      spaceGroups: [2, 225],
+      cifDirs: ['/some/cifs'],
+      cifShare: 0.3,
+      substituteShare: 0.5,
+      measured: { dir: '/some/patterns', share: 0.1 },
+    };
+    expect(heldOutData(data)).toEqual({ effects: 'realistic', spaceGroups: [2, 225], refreshPerBatch: 0 });
+    expect(heldOutData({ dataset: '/ds' })).toEqual({ dataset: '/ds' });
+  });
+});
+
 describe('space-group priors', () => {
   it('sampled space groups follow the prior: uniform over groups, or equal shares of the seven crystal systems', async () => {
     const { drawSpaceGroup, priorWeights } = await import('../../src/npcnn/data.ts');
