@@ -4,11 +4,11 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { makeDirectory } from '../engine/files.ts';
-import { readCifStructures } from '../sim/cif.ts';
+import { readCifStructures, structureOutputName } from '../sim/cif.ts';
 import { crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { writePeaksJson } from '../sim/peaks-io.ts';
 import { peakList, type Peak } from '../sim/reflections.ts';
-import { detectSpaceGroup, spaceGroupInfo } from '../sim/spacegroup.ts';
+import { resolveSpaceGroup, spaceGroupInfo, type SpaceGroupSource } from '../sim/spacegroup.ts';
 import { patternSvg } from '../plot/pattern-svg.ts';
 import { InputError, UsageError } from './args.ts';
 import { GRID_FLAGS, gridAngles, gridFromFlags, type CliGrid } from './grid.ts';
@@ -21,17 +21,12 @@ export interface SimulateInput {
   crystal: Crystal;
   spaceGroup: number | null;
   /** 'file' when the CIF states it, 'detected' when moyo found it for a P1 file. */
-  spaceGroupSource: 'file' | 'detected' | 'unknown';
+  spaceGroupSource: SpaceGroupSource;
 }
 
 function checkFile(path: string): void {
   if (!existsSync(path)) throw new InputError(`${path}: no such file; check the path`);
   if (!statSync(path).isFile()) throw new InputError(`${path} is not a file; give CIF files`);
-}
-
-/** A data-block name as a file-name part: letters, digits, '.', '_' and '-' kept, others '_'. */
-function blockPart(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'block';
 }
 
 /**
@@ -44,23 +39,13 @@ export function readInputs(paths: string[], warn: (s: string) => void): Simulate
     checkFile(path);
     const crystals = readCifStructures(path);
     return crystals.map((crystal) => {
-      const stem = basename(path, extname(path));
-      const name = crystals.length > 1 ? `${stem}-${blockPart(crystal.name)}` : stem;
+      const name = structureOutputName(basename(path, extname(path)), crystal.name, crystals.length);
       const source = crystals.length > 1 ? `${path} (block ${crystal.name})` : path;
       const clash = names.get(name);
       if (clash) throw new InputError(`${clash} and ${source} would both write '${name}' outputs; rename one of them`);
       names.set(name, source);
-      let spaceGroup = crystal.spaceGroup;
-      let spaceGroupSource: SimulateInput['spaceGroupSource'] = 'file';
-      if (spaceGroup === null) {
-        try {
-          spaceGroup = detectSpaceGroup(crystal).number;
-          spaceGroupSource = 'detected';
-        } catch (e) {
-          warn(`${source}: space group not stated and not detectable (${e instanceof Error ? e.message : String(e)}); labelled unknown`);
-          spaceGroupSource = 'unknown';
-        }
-      }
+      const { spaceGroup, source: spaceGroupSource, problem } = resolveSpaceGroup(crystal);
+      if (problem !== undefined) warn(`${source}: space group not stated and not detectable (${problem}); labelled unknown`);
       return { path: source, name, crystal: { ...crystal, spaceGroup }, spaceGroup, spaceGroupSource };
     });
   });

@@ -501,6 +501,16 @@ function readCifBlocks(path: string): Block[] {
   return parseBlocks(tokenize(cifText(text, path), path), path);
 }
 
+/**
+ * The output name of one structure of a CIF: the file's stem alone when it holds one structure,
+ * else <stem>-<block> (the block name with characters other than letters, digits, '.', '_', '-'
+ * replaced), so that every block of a multi-block file gets files of its own.
+ */
+export function structureOutputName(stem: string, blockName: string, structuresInFile: number): string {
+  if (structuresInFile <= 1) return stem;
+  return `${stem}-${blockName.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'block'}`;
+}
+
 /** Every structure of a CIF file, one per data block that holds one (see parseCif). Throws CifError. */
 export function readCifStructures(path: string): Crystal[] {
   return structureBlocks(readCifBlocks(path), path).map((b) => blockToCrystal(b, path));

@@ -373,6 +373,22 @@ export interface DetectedSpaceGroup {
   hmSymbol: string;
 }
 
+/** Where a crystal's space group came from: stated in its file, detected (P1 files), or unknown. */
+export type SpaceGroupSource = 'file' | 'detected' | 'unknown';
+
+/**
+ * The space group a crystal states, or else the one detected from its atoms (files in P1 or
+ * stating none); null with the reason when detection fails.
+ */
+export function resolveSpaceGroup(crystal: Crystal): { spaceGroup: number | null; source: SpaceGroupSource; problem?: string } {
+  if (crystal.spaceGroup !== null) return { spaceGroup: crystal.spaceGroup, source: 'file' };
+  try {
+    return { spaceGroup: detectSpaceGroup(crystal).number, source: 'detected' };
+  } catch (e) {
+    return { spaceGroup: null, source: 'unknown', problem: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 /**
  * Space group of a crystal whose sites list the whole cell, found by moyo's analyze_cell.
  * `symprec` is moyo's distance tolerance in angstrom. Sites on one position (within 1e-4

@@ -10,12 +10,12 @@ import { parsePatternText, toModelGrid, type GridCoverage } from '../io/pattern-
 import { explain } from '../npcnn/explain.ts';
 import { ModelLoadError, modelFromBytes, type Model } from '../npcnn/model.ts';
 import { predictRows, rankClasses, type RankedClass } from '../npcnn/predict.ts';
-import { CifError, MAX_CIF_BYTES, parseCif } from '../sim/cif.ts';
+import { CifError, MAX_CIF_BYTES, parseCif, structureOutputName } from '../sim/cif.ts';
 import { crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { PRESETS, type PresetName } from '../sim/effects.ts';
 import { peakList, type Peak } from '../sim/reflections.ts';
 import { DEFAULT_GRID, type Grid } from '../sim/render.ts';
-import { detectSpaceGroup, initSpaceGroups, spaceGroupInfo } from '../sim/spacegroup.ts';
+import { initSpaceGroups, resolveSpaceGroup, spaceGroupInfo, type SpaceGroupSource } from '../sim/spacegroup.ts';
 import { simulate } from '../sim/stream.ts';
 
 export { patternSvg, type PlotPeak } from '../plot/pattern-svg.ts';
@@ -181,7 +181,7 @@ export interface SimulatedStructure {
   name: string;
   /** Space group stated by the file or detected (P1 files); null when neither worked. */
   spaceGroup: number | null;
-  spaceGroupSource: 'file' | 'detected' | 'unknown';
+  spaceGroupSource: SpaceGroupSource;
   /** e.g. 'F m -3 m', or null. */
   symbol: string | null;
   crystalSystem: string | null;
@@ -205,17 +205,8 @@ export async function simulateCifText(engine: Engine, text: string, file: string
   const stem = file.replace(/\.[^./]*$/, '');
   const grid: Grid = { ...DEFAULT_GRID };
   const inputs = crystals.map((crystal) => {
-    let spaceGroup = crystal.spaceGroup;
-    let spaceGroupSource: SimulatedStructure['spaceGroupSource'] = 'file';
-    if (spaceGroup === null) {
-      try {
-        spaceGroup = detectSpaceGroup(crystal).number;
-        spaceGroupSource = 'detected';
-      } catch {
-        spaceGroupSource = 'unknown';
-      }
-    }
-    const name = crystals.length > 1 ? `${stem}-${crystal.name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'block'}` : stem;
+    const { spaceGroup, source: spaceGroupSource } = resolveSpaceGroup(crystal);
+    const name = structureOutputName(stem, crystal.name, crystals.length);
     const full: Crystal = { ...crystal, spaceGroup };
     const peaks = peakList(full, { wavelength: grid.wavelength, twoThetaMin: grid.twoThetaMin, twoThetaMax: 90 });
     if (peaks.length === 0) {
