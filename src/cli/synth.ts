@@ -9,6 +9,7 @@ import { UsageError } from './args.ts';
 import { GRID_FLAGS, cliGridToGrid, gridFromFlags } from './grid.ts';
 import type { CliIO, Command } from './main.ts';
 import { Progress } from './progress.ts';
+import { PRIOR_FLAGS, priorFromFlags, spaceGroupWeights } from './priors.ts';
 import { PRESETS, presetOf } from './render-crystals.ts';
 
 /** "1-230", "225", "1-10,225,229" -> sorted distinct group numbers. */
@@ -36,8 +37,9 @@ export const synthCommand: Command = {
   summary: 'write a synthetic dataset (patterns.npy, labels.csv/json, dataset.json)',
   usage: 'xrd synth --count N -o DIR [--preset NAME] [--seed N] [--space-groups LIST] [options]',
   description: [
-    'Generates N random crystals (space groups drawn uniformly from --space-groups), renders one',
-    'pattern each (or --per-structure K) with the preset\'s experimental effects on the GPU, and',
+    'Generates N random crystals (space groups drawn from --space-groups, uniformly or weighted by',
+    '--prior / --prior-from), renders one pattern each (or --per-structure K) with the preset\'s',
+    'experimental effects on the GPU, and',
     'streams them to DIR: patterns.npy (float32 [N, points], NumPy .npy; or patterns.csv),',
     'labels.json and labels.csv (index, name, space_group, crystal_system and the drawn effect',
     'parameters of every pattern) and dataset.json (grid, wavelength, preset, seed, count, version).',
@@ -49,6 +51,7 @@ export const synthCommand: Command = {
     { name: 'preset', type: 'string', value: 'NAME', description: `experimental effects: ${PRESETS.join(', ')}`, default: 'realistic' },
     { name: 'seed', type: 'int', value: 'N', description: 'random seed', default: 0 },
     { name: 'space-groups', type: 'string', value: 'LIST', description: 'space groups to draw from, e.g. 1-230 or 14,62,225', default: '1-230' },
+    ...PRIOR_FLAGS,
     { name: 'per-structure', type: 'int', value: 'K', description: 'patterns per crystal (different effects)', default: 1 },
     { name: 'batch', type: 'int', value: 'B', description: 'patterns rendered per GPU batch', default: 256 },
     { name: 'format', type: 'string', value: 'npy|csv', description: 'file format of the patterns', default: 'npy' },
@@ -76,6 +79,8 @@ export const synthCommand: Command = {
     const preset = presetOf(flags.preset as string);
     const seed = flags.seed as number;
     const spaceGroups = parseSpaceGroups(flags['space-groups'] as string);
+    const prior = priorFromFlags(flags);
+    const weights = spaceGroupWeights(prior);
     const grid = gridFromFlags(flags);
 
     const writer = DatasetWriter.open(out, {
@@ -90,6 +95,7 @@ export const synthCommand: Command = {
         preset,
         seed,
         space_groups: spaceGroups.length === 230 ? '1-230' : spaceGroups,
+        prior: prior === undefined ? 'uniform' : typeof prior === 'string' ? prior : `counts + ${prior.smoothing} from ${prior.source}`,
         patterns_per_structure: perStructure,
       },
     });
@@ -116,7 +122,8 @@ export const synthCommand: Command = {
         batches: Math.ceil(count / batchSize),
         effects: preset,
         seed,
-        spaceGroups,
+        // the uniform prior keeps the plain list, so existing seeds give the same datasets
+        spaceGroups: prior === undefined || prior === 'uniform' ? spaceGroups : { groups: spaceGroups, weights: spaceGroups.map((g) => weights[g - 1]!) },
         patternsPerStructure: perStructure,
         grid: cliGridToGrid(grid),
       });

@@ -1,11 +1,12 @@
 // `xrd train`: trains a classifier from streamed simulated patterns into a run directory
 // (checkpoints, log, curves; the directory is also a model directory). Thin over npcnn/train.ts.
 import { ARCHITECTURES, TASKS, type Architecture, type Task } from '../npcnn/config.ts';
-import { PRIORS, spaceGroupCounts, type DataOptions, type SpaceGroupPrior } from '../npcnn/data.ts';
+import type { DataOptions } from '../npcnn/data.ts';
 import { SCHEDULES, type Schedule } from '../npcnn/schedule.ts';
 import type { TrainEvent, TrainOptions } from '../npcnn/train.ts';
 import { UsageError, type FlagValue } from './args.ts';
 import type { CliIO, Command } from './main.ts';
+import { PRIOR_FLAGS, priorFromFlags } from './priors.ts';
 import { PRESETS, presetOf } from './render-crystals.ts';
 import { parseSpaceGroups } from './synth.ts';
 
@@ -65,13 +66,6 @@ function measuredOption(f: Record<string, FlagValue | undefined>, defaultShare =
   return { dir: f.measured as string, share, ...(f.folds !== undefined ? { folds: f.folds as string, fold: (f.fold as number | undefined) ?? 0 } : {}) };
 }
 
-/** --prior-from DIR: observed space-group counts with add-one smoothing (recorded in run.json). */
-function countsPrior(dir: string, clash: boolean): NonNullable<DataOptions['prior']> {
-  if (clash) throw new UsageError('give --prior or --prior-from, not both');
-  const { counts, n, kind } = spaceGroupCounts(dir);
-  return { counts, smoothing: 1, source: `${dir} (${n} ${kind})` };
-}
-
 /** --folds F --fold K: validation on --val restricted to the held-out fold. */
 function foldOptions(f: Record<string, FlagValue | undefined>): Partial<TrainOptions> {
   if (f.fold !== undefined && f.folds === undefined) throw new UsageError('--fold needs --folds FILE (written by xrd folds)');
@@ -110,8 +104,7 @@ export const trainCommand: Command = {
     { name: 'clip', type: 'number', value: 'X', description: 'gradient-norm limit (0: off)' },
     { name: 'seed', type: 'int', value: 'N', description: 'seed of weights, data and dropout (default 0)' },
     { name: 'preset', type: 'string', value: 'NAME', description: `effects of simulated patterns: ${PRESETS.join(', ')} (default realistic)` },
-    { name: 'prior', type: 'string', value: 'NAME', description: `space groups of synthetic crystals: ${PRIORS.join(', ')} (default uniform)` },
-    { name: 'prior-from', type: 'string', value: 'DIR', description: 'space-group prior from the structures (CIFs) or labelled patterns in DIR, counts + 1' },
+    ...PRIOR_FLAGS,
     { name: 'space-groups', type: 'string', value: 'LIST', description: 'synthetic space groups to draw, e.g. 1-230 or 14,62,225 (default all)' },
     { name: 'pool', type: 'int', value: 'N', description: 'synthetic structures kept in the pool (default 1024)' },
     { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 32; fewer: the pool gets memorised)' },
@@ -173,10 +166,10 @@ export const trainCommand: Command = {
       checkpointEvery: positive('checkpoint-every'),
     };
     if (!resume) {
+      const prior = priorFromFlags(f);
       options.data = {
         ...(f.preset !== undefined ? { effects: presetOf(f.preset as string) } : {}),
-        ...(f.prior !== undefined ? { prior: choice('prior', f.prior, PRIORS) as SpaceGroupPrior } : {}),
-        ...(f['prior-from'] !== undefined ? { prior: countsPrior(f['prior-from'] as string, f.prior !== undefined) } : {}),
+        ...(prior !== undefined ? { prior } : {}),
         ...(f['space-groups'] !== undefined ? { spaceGroups: parseSpaceGroups(f['space-groups'] as string) } : {}),
         ...(f.pool !== undefined ? { poolSize: f.pool as number } : {}),
         ...(f.refresh !== undefined ? { refreshPerBatch: f.refresh as number } : {}),

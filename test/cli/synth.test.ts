@@ -114,6 +114,20 @@ describe('xrd synth', () => {
     expect(readdirSync(join(tmp, 'mine'))).toEqual(['notes.txt']);
   }, 120_000);
 
+  it('--prior system-balanced draws each crystal system about equally; the prior is recorded', () => {
+    // A coarse grid keeps this fast. Uniform over groups would give ~2.4 triclinic crystals of 280.
+    const r = xrd(['synth', '--count', '280', '--preset', 'clean', '--range', '5,60', '--step', '0.05', '--prior', 'system-balanced', '--seed', '4', '-o', 'balanced']);
+    expect(r.code).toBe(0);
+    const labels = JSON.parse(readFileSync(join(tmp, 'balanced', 'labels.json'), 'utf8')) as { crystal_system_id: number }[];
+    const counts = new Array<number>(7).fill(0);
+    for (const l of labels) counts[l.crystal_system_id]!++;
+    for (const c of counts) expect(Math.abs(c - 40)).toBeLessThan(20); // 40 expected, sd 5.9
+    expect(JSON.parse(readFileSync(join(tmp, 'balanced', 'dataset.json'), 'utf8')).prior).toBe('system-balanced');
+    const both = xrd(['synth', '--count', '2', '-o', 'never', '--prior', 'uniform', '--prior-from', 'examples']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --prior or --prior-from, not both');
+  }, 120_000);
+
   it('rejects bad space-group lists, presets and formats with exit code 2', () => {
     expect(parseSpaceGroups('1-3, 225,2')).toEqual([1, 2, 3, 225]);
     expect(parseSpaceGroups('1-230')).toHaveLength(230);
