@@ -6,7 +6,8 @@
 //   npx tsx scripts/kfold-report.ts --model models/crystal-system --data ../shared/data/rruff-dev \
 //     --folds rruff-folds.json --out runs/kfold-cs [--finetune-steps 200] [--scratch-steps 300]
 //
-// Writes OUT/report.json and prints a table. Fine-tuned and scratch runs go to OUT/fold-K-*.
+// Writes OUT/report.json and prints a table. Fine-tuned and scratch runs go to OUT/fold-K-*; a
+// finished scratch run there is reused (it does not depend on the model under evaluation).
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,6 +52,21 @@ async function scoreFold(model: Model, fold: number): Promise<{ top1: number; n:
   return { top1: m.top1, n: m.n, correct: Math.round(m.top1 * m.n) };
 }
 
+/**
+ * The from-scratch control depends only on the architecture, task, fold and steps, not on the
+ * model under evaluation: a finished one already in OUT is reused.
+ */
+function finishedScratch(dir: string): boolean {
+  try {
+    const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { model: { layers: unknown; task: string }; options: { steps: number } };
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number });
+    const last = log.filter((e) => e.type === 'step').at(-1);
+    return JSON.stringify(run.model.layers) === JSON.stringify(config.layers) && run.model.task === task && run.options.steps === scratchSteps && last?.step === scratchSteps;
+  } catch {
+    return false;
+  }
+}
+
 async function run(options: Parameters<typeof train>[0]): Promise<void> {
   for await (const e of train(options)) {
     if (e.type === 'done') console.error(`  ${options.out}: ${e.step} steps in ${e.seconds.toFixed(0)} s`);
@@ -67,7 +83,8 @@ for (let fold = 0; fold < k; fold++) {
   const ft = join(out, `fold-${fold}-finetuned`);
   await run({ ...common, out: ft, init: modelDir, steps: finetuneSteps, lr: 3e-4, warmup: 20, schedule: 'cosine', clip: 5, data: { measured } });
   const sc = join(out, `fold-${fold}-scratch`);
-  await run({ ...common, out: sc, model: { ...config, seed: fold }, steps: scratchSteps, lr: 2e-3, warmup: 30, schedule: 'cosine', clip: 5, data: { measured } });
+  if (finishedScratch(sc)) console.error(`  ${sc}: reused (same architecture, fold and steps)`);
+  else await run({ ...common, out: sc, model: { ...config, seed: fold }, steps: scratchSteps, lr: 2e-3, warmup: 30, schedule: 'cosine', clip: 5, data: { measured } });
   const [ftModel, scModel] = [await loadModel(engine, ft), await loadModel(engine, sc)];
   const row = { fold, n: zero.n, zeroShot: zero.top1, finetuned: (await scoreFold(ftModel, fold)).top1, scratch: (await scoreFold(scModel, fold)).top1 };
   ftModel.dispose();
