@@ -194,7 +194,9 @@ describe('the page', () => {
       row: document.querySelector('#patterns tbody tr')?.textContent ?? '',
       shaded: document.querySelectorAll('#pattern-plot svg rect[fill-opacity]').length,
     }));
-    expect(dom.row).toContain('tetragonal 67.7%');
+    // the row shows the CLI's top crystal system with its percentage
+    const top = cli!.crystal_system.top[0]!;
+    expect(dom.row).toContain(`${top.label} ${(top.probability * 100).toFixed(1)}%`);
     expect(dom.shaded).toBeGreaterThan(10);
     console.log(`classified in the page in ${r.ms.toFixed(0)} ms (both models and the attribution)`);
   });
