@@ -94,7 +94,8 @@ export const evalCommand: Command = {
           const { writeAtomically } = await import('../engine/files.ts');
           const grid = model.config.input;
           const sources = new Map(patternSources(files, grid).map((src) => [src.name, src]));
-          const x = Float64Array.from({ length: grid.points }, (_, i) => grid.twoThetaMin + i * grid.step);
+          const { gridTwoTheta } = await import('../sim/render.ts');
+          const x = gridTwoTheta(grid);
           const html = evalReportHtml({
             title: `xrd eval: ${model.config.architecture} (${model.config.task})`,
             about: [`model ${String(f.model ?? 'the shipped one')}; data ${positionals.join(', ')}; written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`],

@@ -28,12 +28,12 @@ export const explainCommand: Command = {
     if (f.out === undefined) throw new UsageError('xrd explain needs -o FILE.svg');
     const file = patternFiles(positionals)[0]!;
     const { patternSources, toModelGrid } = await import('../io/patterns.ts');
-    const { DEFAULT_GRID } = await import('../sim/render.ts');
+    const { DEFAULT_GRID, gridTwoTheta } = await import('../sim/render.ts');
     const sources = patternSources([file], DEFAULT_GRID);
     if (sources.length !== 1) throw new UsageError(`${file} holds ${sources.length} patterns; xrd explain takes one (save that row on its own)`);
     const pattern = sources[0]!.read();
     const { createEngine } = await import('../engine/engine.ts');
-    const { explain } = await import('../npcnn/explain.ts');
+    const { explain, supportShading } = await import('../npcnn/explain.ts');
     const { patternSvg } = await import('../plot/pattern-svg.ts');
     const engine = await createEngine();
     try {
@@ -49,9 +49,7 @@ export const explainCommand: Command = {
           if (classIndex < 0) throw new UsageError(`--class '${f.class}' is not a class of this model (${model.classes.length <= 7 ? model.classes.join(', ') : 'space groups 1-230'})`);
         }
         const e = await explain(model, values, { classIndex });
-        let top = 0;
-        for (const a of e.attribution) top = Math.max(top, a);
-        const x = Float64Array.from({ length: grid.points }, (_, i) => grid.twoThetaMin + i * grid.step);
+        const x = gridTwoTheta(grid);
         const name = model.config.task === 'space-group' ? `space group ${e.label}` : e.label;
         writeFileSync(
           f.out as string,
@@ -59,7 +57,7 @@ export const explainCommand: Command = {
             x,
             y: values,
             title: `${file}: ${name} (${pct(e.probability)})`,
-            shading: Float32Array.from(e.attribution, (a) => (top > 0 ? Math.max(0, a) / top : 0)),
+            shading: supportShading(e.attribution),
             shadingLabel: `support for ${name} (integrated gradients)`,
           }),
         );

@@ -48,13 +48,6 @@ export function gridFromFlags(flags: Record<string, FlagValue | undefined>): Cli
   return { wavelength, twoThetaMin, twoThetaMax, step, points };
 }
 
-/** The grid's angles, degrees. */
-export function gridAngles(g: CliGrid): Float64Array {
-  const x = new Float64Array(g.points);
-  for (let i = 0; i < g.points; i++) x[i] = g.twoThetaMin + i * g.step;
-  return x;
-}
-
 /** The renderer's grid description (first point, step, points, wavelength). */
 export function cliGridToGrid(g: CliGrid): { twoThetaMin: number; step: number; points: number; wavelength: number } {
   return { twoThetaMin: g.twoThetaMin, step: g.step, points: g.points, wavelength: g.wavelength };

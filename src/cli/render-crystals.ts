@@ -37,32 +37,14 @@ export async function renderCrystals(
 ): Promise<RenderedPattern[]> {
   const preset = presetOf(o.preset);
   const { createEngine } = await import('../engine/engine.ts');
-  const { simulate } = await import('../sim/stream.ts');
+  const { renderCrystalPatterns } = await import('../sim/stream.ts');
   const engine = await createEngine();
   const progress = new Progress(o.label, crystals.length, io.stderr);
-  const out: RenderedPattern[] = [];
   try {
-    for await (const batch of simulate({
-      source: crystals,
-      batchSize: Math.min(crystals.length, 256),
-      effects: preset,
-      seed: o.seed,
-      engine,
-      grid: cliGridToGrid(o.grid),
-    })) {
-      const data = await batch.patterns.read();
-      const rows = batch.patterns.shape[0];
-      for (let r = 0; r < rows; r++) {
-        out.push({ intensity: data.slice(r * o.grid.points, (r + 1) * o.grid.points), params: { ...batch.meta[r].effects } });
-      }
-      batch.patterns.dispose();
-      batch.spaceGroup.dispose();
-      batch.crystalSystem.dispose();
-      progress.tick(rows);
-    }
+    const patterns = await renderCrystalPatterns(engine, crystals, { grid: cliGridToGrid(o.grid), effects: preset, seed: o.seed }, (rows) => progress.tick(rows));
+    return patterns.map((p) => ({ intensity: p.intensity, params: { ...p.effects } }));
   } finally {
     progress.finish();
     engine.destroy();
   }
-  return out;
 }

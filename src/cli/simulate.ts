@@ -7,11 +7,12 @@ import { makeDirectory } from '../engine/files.ts';
 import { readCifStructures, structureOutputName } from '../sim/cif.ts';
 import { crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { writePeaksJson } from '../sim/peaks-io.ts';
-import { peakList, type Peak } from '../sim/reflections.ts';
+import { peakListToRender, type Peak } from '../sim/reflections.ts';
+import { gridTwoTheta } from '../sim/render.ts';
 import { resolveSpaceGroup, spaceGroupInfo, type SpaceGroupSource } from '../sim/spacegroup.ts';
 import { patternSvg } from '../plot/pattern-svg.ts';
 import { InputError, UsageError } from './args.ts';
-import { GRID_FLAGS, gridAngles, gridFromFlags, type CliGrid } from './grid.ts';
+import { GRID_FLAGS, gridFromFlags, type CliGrid } from './grid.ts';
 import type { CliIO, Command } from './main.ts';
 import { PRESET_FLAG, presetOf, renderCrystals, type RenderedPattern } from './render-crystals.ts';
 
@@ -64,7 +65,7 @@ function decimalsOf(step: number): number {
 }
 
 export function xyText(input: SimulateInput, grid: CliGrid, pattern: RenderedPattern, preset: string, seed: number, scale = 1): string {
-  const x = gridAngles(grid);
+  const x = gridTwoTheta(grid);
   const dec = decimalsOf(grid.step);
   const lines = [
     `# xrd simulate: ${input.path}`,
@@ -146,16 +147,8 @@ export const simulateCommand: Command = {
     );
 
     const peakOpts = { wavelength: grid.wavelength, twoThetaMin: grid.twoThetaMin, twoThetaMax: grid.twoThetaMax };
-    const peaks: Peak[][] = inputs.map((i) => peakList(i.crystal, peakOpts));
-    inputs.forEach((input, i) => {
-      if (peaks[i].length === 0) {
-        const { a, b, c } = input.crystal.lattice;
-        throw new InputError(
-          `${input.path}: no reflection falls in 2-theta ${grid.twoThetaMin}-${grid.twoThetaMax} deg at ${grid.wavelength} A ` +
-            `(cell ${+a.toPrecision(4)} x ${+b.toPrecision(4)} x ${+c.toPrecision(4)} A); check the cell lengths or widen --range. Nothing was written`,
-        );
-      }
-    });
+    // Every crystal is checked before anything is written.
+    const peaks: Peak[][] = inputs.map((i) => peakListToRender(i.crystal, peakOpts, i.path));
     const written: string[] = [];
     if (peaksTarget) {
       const paths = peaksPaths(peaksTarget, inputs);
@@ -178,7 +171,7 @@ export const simulateCommand: Command = {
           const sg = input.spaceGroup === null ? 'space group unknown' : `${spaceGroupInfo(input.spaceGroup).hmShort} (${input.spaceGroup})`;
           writeFileSync(
             svg,
-            patternSvg({ x: gridAngles(grid), y: patterns[i].intensity, peaks: peaks[i], title: `${input.name}: ${sg}, ${preset}` }),
+            patternSvg({ x: gridTwoTheta(grid), y: patterns[i].intensity, peaks: peaks[i], title: `${input.name}: ${sg}, ${preset}` }),
           );
           written.push(svg);
         }

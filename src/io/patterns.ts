@@ -4,7 +4,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { basename, dirname, join } from 'node:path';
 import { npyItemSize, parseNpyHeader } from '../sim/npy.ts';
 import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from '../sim/crystal.ts';
-import { DEFAULT_GRID, type Grid } from '../sim/render.ts';
+import { DEFAULT_GRID, gridTwoTheta, type Grid } from '../sim/render.ts';
 import { checkedPattern, parsePatternText, PatternFileError, type MeasuredPattern } from './pattern-text.ts';
 
 export { gridRows, MIN_POINTS, NEGATIVE_TOLERANCE, parsePatternText, PatternFileError, toModelGrid, type GridCoverage, type MeasuredPattern } from './pattern-text.ts';
@@ -155,7 +155,7 @@ function npySources(file: string, grid: Grid): PatternSource[] {
     const size = npyItemSize(h.descr);
     const [a, b] = h.shape;
     const P = grid.points;
-    const angles = Float64Array.from({ length: P }, (_, i) => grid.twoThetaMin + i * grid.step);
+    const angles = gridTwoTheta(grid);
     const readValues = (offset: number, count: number): Float64Array => {
       const bytes = new Uint8Array(count * size);
       const fdRow = openSync(file, 'r');

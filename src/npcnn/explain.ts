@@ -35,6 +35,13 @@ export interface ExplainOptions {
   window?: number;
 }
 
+/** The positive attributions scaled to 0-1 (the largest is 1): the shading a plot puts behind the pattern. */
+export function supportShading(attribution: Float32Array): Float32Array {
+  let top = 0;
+  for (const a of attribution) top = Math.max(top, a);
+  return Float32Array.from(attribution, (a) => (top > 0 ? Math.max(0, a) / top : 0));
+}
+
 /** values: one pattern on the model's grid, maximum 1. */
 export async function explain(model: Model, values: Float32Array, o: ExplainOptions = {}): Promise<Explanation> {
   const { engine } = model;

@@ -782,3 +782,21 @@ export function mergePeaks(
 export function peakList(crystal: Crystal, opts: PeakOptions = {}): Peak[] {
   return mergePeaks(computeReflections(crystal, opts), opts);
 }
+
+/**
+ * peakList for a crystal that is to be rendered: a range in which nothing diffracts is refused
+ * (DiffractionInputError naming `what`, the range and the cell), as its pattern would be
+ * background and noise scaled to a maximum of 1.
+ */
+export function peakListToRender(crystal: Crystal, opts: PeakOptions, what: string): Peak[] {
+  const peaks = peakList(crystal, opts);
+  if (peaks.length === 0) {
+    const { wavelength, twoThetaMin, twoThetaMax } = checkOptions(opts);
+    const { a, b, c } = crystal.lattice;
+    throw new DiffractionInputError(
+      `${what}: no reflection falls in 2-theta ${twoThetaMin}-${twoThetaMax} deg at ${wavelength} A ` +
+        `(cell ${+a.toPrecision(4)} x ${+b.toPrecision(4)} x ${+c.toPrecision(4)} A); check the cell lengths or widen the 2-theta range`,
+    );
+  }
+  return peaks;
+}

@@ -12,6 +12,8 @@
 //     batch: { patterns: Tensor f32 [B, P] (max 1 each), spaceGroup: Tensor i32 [B] (number - 1),
 //       crystalSystem: Tensor i32 [B] (index in CRYSTAL_SYSTEMS), meta: PatternMeta[] }.
 //     The caller disposes the three tensors of every batch.
+//   renderCrystalPatterns(engine, crystals, { grid, effects, seed }) -> { intensity, effects }[]
+//     (one pass of simulate() over given crystals, read back in order; disposes the tensors).
 //   loadCifDirectory(dir) -> { file, crystal }[] (every *.cif, sorted by name; space group detected
 //     for files that state none). Throws SimulateSourceError naming the file.
 //
@@ -252,4 +254,34 @@ export async function* simulate(options: SimulateOptions): AsyncGenerator<Simula
     }
   }
   if (specs.length > 0 && emitted < maxBatches) yield emit(engine, specs, meta, grid, options.render);
+}
+
+/** One pattern of renderCrystalPatterns: intensities on the grid (maximum 1) and the effects drawn for it. */
+export interface CrystalPattern {
+  intensity: Float32Array;
+  effects: PatternEffects;
+}
+
+/**
+ * The patterns of the given crystals, in their order: one pass of simulate() over them, read back
+ * from the GPU. `onBatch` hears how many patterns each batch added (for progress).
+ */
+export async function renderCrystalPatterns(
+  engine: Engine,
+  crystals: Crystal[],
+  o: { grid: Grid; effects: PresetName | EffectsConfig; seed: Seed },
+  onBatch?: (rows: number) => void,
+): Promise<CrystalPattern[]> {
+  const out: CrystalPattern[] = [];
+  const P = o.grid.points;
+  for await (const batch of simulate({ engine, source: crystals, batchSize: Math.min(crystals.length, 256), effects: o.effects, seed: o.seed, grid: o.grid })) {
+    const data = await batch.patterns.read();
+    const rows = batch.patterns.shape[0]!;
+    for (let r = 0; r < rows; r++) out.push({ intensity: data.slice(r * P, (r + 1) * P), effects: batch.meta[r]!.effects });
+    batch.patterns.dispose();
+    batch.spaceGroup.dispose();
+    batch.crystalSystem.dispose();
+    onBatch?.(rows);
+  }
+  return out;
 }

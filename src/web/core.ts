@@ -7,16 +7,16 @@ import { kernelSources } from 'xrd:kernels';
 import { createEngine, type Engine } from '../engine/engine.ts';
 import { KernelError, NoAdapterError } from '../engine/errors.ts';
 import { parsePatternText, toModelGrid, type GridCoverage } from '../io/pattern-text.ts';
-import { explain } from '../npcnn/explain.ts';
+import { explain, supportShading } from '../npcnn/explain.ts';
 import { ModelLoadError, modelFromBytes, type Model } from '../npcnn/model.ts';
 import { predictRows, rankClasses, type RankedClass } from '../npcnn/predict.ts';
 import { CifError, MAX_CIF_BYTES, parseCif, structureOutputName } from '../sim/cif.ts';
 import { crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { PRESETS, type PresetName } from '../sim/effects.ts';
-import { peakList, type Peak } from '../sim/reflections.ts';
-import { DEFAULT_GRID, type Grid } from '../sim/render.ts';
+import { peakListToRender, type Peak } from '../sim/reflections.ts';
+import { DEFAULT_GRID, gridTwoTheta, type Grid } from '../sim/render.ts';
 import { initSpaceGroups, resolveSpaceGroup, spaceGroupInfo, type SpaceGroupSource } from '../sim/spacegroup.ts';
-import { simulate } from '../sim/stream.ts';
+import { renderCrystalPatterns } from '../sim/stream.ts';
 
 export { patternSvg, type PlotPeak } from '../plot/pattern-svg.ts';
 export type { Engine, Model, Peak, PresetName, RankedClass, GridCoverage };
@@ -27,11 +27,6 @@ export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 /** The browser offers no WebGPU at all (navigator.gpu is missing). */
 export class WebGpuUnavailableError extends Error {
   override name = 'WebGpuUnavailableError';
-}
-
-/** A file the page was given that it cannot use (the message says why). */
-export class InputFileError extends Error {
-  override name = 'InputFileError';
 }
 
 /** The WGSL source of a built-in kernel. */
@@ -125,11 +120,6 @@ export interface PatternResult {
   truth: { spaceGroup: number | null; crystalSystem: string | null };
 }
 
-/** The angles of a grid's points, degrees. */
-export function gridAngles(grid: Grid): Float64Array {
-  return Float64Array.from({ length: grid.points }, (_, i) => grid.twoThetaMin + i * grid.step);
-}
-
 /**
  * Classifies one pattern file's text with the given models (a crystal-system and/or a
  * space-group model on one grid), as `xrd predict` does; throws PatternFileError for a file that
@@ -142,7 +132,7 @@ export async function classifyPatternText(models: Model[], text: string, file: s
   const { values, coverage } = toModelGrid(pattern, grid, o.wavelength);
   const result: PatternResult = {
     file,
-    twoTheta: gridAngles(grid),
+    twoTheta: gridTwoTheta(grid),
     values,
     coverage,
     wavelength: pattern.wavelength,
@@ -160,9 +150,7 @@ export async function classifyPatternText(models: Model[], text: string, file: s
       result.crystalSystem = { top };
       if (o.explain !== false) {
         const e = await explain(model, values);
-        let most = 0;
-        for (const a of e.attribution) most = Math.max(most, a);
-        result.shading = Float32Array.from(e.attribution, (a) => (most > 0 ? Math.max(0, a) / most : 0));
+        result.shading = supportShading(e.attribution);
         result.supportPeaks = e.peaks.slice(0, 8).map((p) => ({ twoTheta: p.twoTheta, share: p.share }));
       }
     }
@@ -195,7 +183,7 @@ export interface SimulatedStructure {
 
 /**
  * Simulates every structure of a CIF's text on the default grid (5-89.99 deg, Cu K-alpha), as
- * `xrd simulate` does: same preset, seed and numbers. Throws CifError or InputFileError.
+ * `xrd simulate` does: same preset, seed and numbers. Throws CifError or DiffractionInputError.
  */
 export async function simulateCifText(engine: Engine, text: string, file: string, o: SimulateCifOptions = {}): Promise<SimulatedStructure[]> {
   const preset = o.preset ?? 'paper';
@@ -208,39 +196,24 @@ export async function simulateCifText(engine: Engine, text: string, file: string
     const { spaceGroup, source: spaceGroupSource } = resolveSpaceGroup(crystal);
     const name = structureOutputName(stem, crystal.name, crystals.length);
     const full: Crystal = { ...crystal, spaceGroup };
-    const peaks = peakList(full, { wavelength: grid.wavelength, twoThetaMin: grid.twoThetaMin, twoThetaMax: 90 });
-    if (peaks.length === 0) {
-      const { a, b, c } = crystal.lattice;
-      throw new InputFileError(
-        `${name}: no reflection falls in 2-theta ${grid.twoThetaMin}-90 deg at ${grid.wavelength} A (cell ${+a.toPrecision(4)} x ${+b.toPrecision(4)} x ${+c.toPrecision(4)} A); check the cell lengths`,
-      );
-    }
+    const peaks = peakListToRender(full, { wavelength: grid.wavelength, twoThetaMin: grid.twoThetaMin, twoThetaMax: 90 }, name);
     return { name, crystal: full, spaceGroup, spaceGroupSource, peaks };
   });
-  const out: SimulatedStructure[] = [];
-  const angles = gridAngles(grid);
-  for await (const batch of simulate({ engine, source: inputs.map((i) => i.crystal), batchSize: Math.min(inputs.length, 256), effects: preset, seed, grid })) {
-    const data = (await batch.patterns.read()) as Float32Array;
-    const rows = batch.patterns.shape[0]!;
-    for (let r = 0; r < rows; r++) {
-      const input = inputs[out.length]!;
-      const sg = input.spaceGroup;
-      out.push({
-        name: input.name,
-        spaceGroup: sg,
-        spaceGroupSource: input.spaceGroupSource,
-        symbol: sg === null ? null : spaceGroupInfo(sg).hmShort,
-        crystalSystem: sg === null ? null : crystalSystemOf(sg),
-        twoTheta: angles,
-        intensity: data.slice(r * grid.points, (r + 1) * grid.points),
-        peaks: input.peaks,
-        preset,
-        seed,
-      });
-    }
-    batch.patterns.dispose();
-    batch.spaceGroup.dispose();
-    batch.crystalSystem.dispose();
-  }
-  return out;
+  const angles = gridTwoTheta(grid);
+  const patterns = await renderCrystalPatterns(engine, inputs.map((i) => i.crystal), { grid, effects: preset, seed });
+  return inputs.map((input, i) => {
+    const sg = input.spaceGroup;
+    return {
+      name: input.name,
+      spaceGroup: sg,
+      spaceGroupSource: input.spaceGroupSource,
+      symbol: sg === null ? null : spaceGroupInfo(sg).hmShort,
+      crystalSystem: sg === null ? null : crystalSystemOf(sg),
+      twoTheta: angles,
+      intensity: patterns[i]!.intensity,
+      peaks: input.peaks,
+      preset,
+      seed,
+    };
+  });
 }
