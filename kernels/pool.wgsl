@@ -45,3 +45,21 @@ fn avg_backward(@builtin(global_invocation_id) g: vec3<u32>) {
   for (var o = lo; o < hi; o++) { s += dy[r * p.len_out + o]; }
   dx[i] = s * p.inv_kernel;
 }
+
+// Ragged segment means over the last axis of [rows, len_in]: y[r, s] = mean of
+// x[r, starts[s] .. starts[s + 1] - 1], segments contiguous and non-empty (the caller checks), so
+// len_out = number of segments. One invocation per output element.
+@group(0) @binding(5) var<storage, read> starts: array<i32>;
+
+@compute @workgroup_size(256)
+fn segment_mean(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.y * p.row + g.x;
+  if (i >= p.rows * p.len_out) { return; }
+  let r = i / p.len_out;
+  let s = i - r * p.len_out;
+  let lo = u32(starts[s]);
+  let hi = u32(starts[s + 1u]);
+  var sum = 0.0;
+  for (var j = lo; j < hi; j++) { sum += x[r * p.len_in + j]; }
+  y[i] = sum / f32(hi - lo);
+}

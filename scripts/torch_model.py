@@ -77,8 +77,21 @@ def build(cfg):
     return torch.nn.Sequential(*layers)
 
 
+def log_q_bins(inp):
+    """Bin index of every grid point on the log-q axis (bins logQStep wide in ln Q from the first point)."""
+    two_theta = inp["twoThetaMin"] + inp["step"] * np.arange(inp["points"])
+    ln_q = np.log(4 * np.pi * np.sin(np.radians(two_theta / 2)) / inp["wavelength"])
+    count = int(np.floor((ln_q[-1] - ln_q[0]) / inp["logQStep"]))
+    return np.minimum(np.floor((ln_q - ln_q[0]) / inp["logQStep"]).astype(np.int64), count - 1), count
+
+
 def prepare(cfg, x):
     inp = cfg["input"]
+    if inp.get("axis", "two-theta") == "log-q":
+        index, count = log_q_bins(inp)
+        index = torch.from_numpy(index)
+        sums = torch.zeros(x.shape[0], count, dtype=x.dtype).index_add_(1, index, x)
+        x = sums / torch.bincount(index, minlength=count).to(x.dtype)
     if inp["transform"] == "log":
         eps = inp["logEpsilon"]
         x = torch.log1p(x.clamp(min=0) / eps) / math.log1p(1 / eps)

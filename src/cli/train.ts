@@ -86,7 +86,7 @@ export const trainCommand: Command = {
     'config.json + weights.safetensors (a model directory), log.jsonl and curves.svg. Ctrl-C saves a',
     'checkpoint and stops; `--resume DIR` continues bit-for-bit (optionally with more --steps).',
     'Defaults: npcnn/scnn/mlp use the paper\'s recipe (batch 256, lr 1e-4, no decay or schedule);',
-    'compact uses batch 64, lr 1e-3, 100 warm-up steps, cosine decay, clipping at norm 5.',
+    'compact and compact-logq use batch 64, lr 1e-3, 100 warm-up steps, cosine decay, clipping at norm 5.',
   ].join('\n'),
   flags: [
     { name: 'out', alias: 'o', type: 'string', value: 'DIR', description: 'run directory (new or empty)' },

@@ -4,11 +4,12 @@
 // parameter names ("0.weight", ...) match its state_dict.
 import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
 import { DEFAULT_GRID } from '../sim/render.ts';
+import { InputAxisError, networkInputLength } from './input-axis.ts';
 
 export const MODEL_SCHEMA = 'xrd-npcnn/model';
 export const MODEL_SCHEMA_VERSION = 1;
 
-export const ARCHITECTURES = ['npcnn', 'npcnn-bn', 'compact', 'scnn', 'mlp'] as const;
+export const ARCHITECTURES = ['npcnn', 'npcnn-bn', 'compact', 'compact-logq', 'scnn', 'mlp'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 export const TASKS = ['crystal-system', 'space-group'] as const;
 export type Task = (typeof TASKS)[number];
@@ -29,9 +30,11 @@ export type LayerSpec =
   | { type: 'batchnorm1d'; features: number; momentum?: number; eps?: number };
 
 /**
- * How a pattern becomes the network input: sampled on the grid, scaled so its maximum is 1, then
- * `transform`: 'none' (the paper) or 'log', y = log(1 + I / logEpsilon) / log(1 + 1 / logEpsilon)
- * (negative noise clamped to 0 first; the maximum stays 1, weak peaks are lifted).
+ * How a pattern becomes the network input: sampled on the grid, scaled so its maximum is 1, put
+ * on the network's `axis` ('two-theta', the grid itself, when absent; 'log-q', means over bins
+ * logQStep wide in ln Q, see input-axis.ts), then `transform`: 'none' (the paper) or 'log',
+ * y = log(1 + I / logEpsilon) / log(1 + 1 / logEpsilon) (negative noise clamped to 0 first;
+ * weak peaks are lifted).
  */
 export interface InputSpec {
   twoThetaMin: number;
@@ -40,6 +43,8 @@ export interface InputSpec {
   wavelength: number;
   transform: 'none' | 'log';
   logEpsilon?: number;
+  axis?: 'two-theta' | 'log-q';
+  logQStep?: number;
 }
 
 export interface ModelConfig {
@@ -150,6 +155,24 @@ export function architectureLayers(arch: Architecture, classes: number, points: 
       );
     case 'mlp':
       return [{ type: 'flatten' }, ...mlpLayers(points, [4000, 3000, 1000, 800], [0.6, 0.5, 0.4, 0.3], classes)];
+    case 'compact-logq':
+      // On the log-q axis (1392 bins by default): five small stride-2 convolutions reach a
+      // receptive field of about 0.9 in ln Q, enough to relate the first peaks of a lattice.
+      return convNet(
+        points,
+        [
+          { out: 16, kernel: 15, stride: 2 },
+          { out: 32, kernel: 15, stride: 2 },
+          { out: 64, kernel: 15, stride: 2 },
+          { out: 64, kernel: 15, stride: 2 },
+          { out: 64, kernel: 15, stride: 2 },
+        ],
+        0,
+        [256],
+        [0],
+        classes,
+        true,
+      );
     case 'compact':
       return convNet(
         points,
@@ -167,10 +190,13 @@ export function architectureLayers(arch: Architecture, classes: number, points: 
   }
 }
 
+/** Bin width in ln Q of compact-logq: one or two grid points per bin at 5 deg, 1392 bins on the default grid. */
+export const LOG_Q_STEP = 0.002;
+
 export interface ModelConfigOptions {
   architecture: Architecture;
   task: Task;
-  /** Default: the paper's raw intensity for npcnn/scnn/mlp, log intensity for compact. */
+  /** Default: the paper's raw intensity for npcnn/scnn/mlp, log intensity for the others. */
   transform?: InputSpec['transform'];
   seed?: number;
   /** Input grid (default: 8500 points, 5-89.99 deg, Cu K-alpha). */
@@ -184,22 +210,31 @@ export function modelConfig(o: ModelConfigOptions): ModelConfig {
   if (!TASKS.includes(o.task)) throw new ModelConfigError(`unknown task '${o.task}'; choose one of ${TASKS.join(', ')}`);
   const grid = { ...DEFAULT_GRID, ...o.grid };
   const classes = taskClasses(o.task);
-  const transform = o.transform ?? (o.architecture === 'compact' || o.architecture === 'npcnn-bn' ? 'log' : 'none');
+  const transform = o.transform ?? (o.architecture === 'npcnn' || o.architecture === 'scnn' || o.architecture === 'mlp' ? 'none' : 'log');
+  const input: InputSpec = {
+    twoThetaMin: grid.twoThetaMin,
+    step: grid.step,
+    points: grid.points,
+    wavelength: grid.wavelength,
+    transform,
+    ...(transform === 'log' ? { logEpsilon: 0.01 } : {}),
+    ...(o.architecture === 'compact-logq' ? { axis: 'log-q' as const, logQStep: LOG_Q_STEP } : {}),
+  };
+  let length: number;
+  try {
+    length = networkInputLength(input);
+  } catch (e) {
+    if (e instanceof InputAxisError) throw new ModelConfigError(`${e.message} (architecture ${o.architecture})`);
+    throw e;
+  }
   return {
     schema: MODEL_SCHEMA,
     version: MODEL_SCHEMA_VERSION,
     architecture: o.architecture,
     task: o.task,
     classes,
-    input: {
-      twoThetaMin: grid.twoThetaMin,
-      step: grid.step,
-      points: grid.points,
-      wavelength: grid.wavelength,
-      transform,
-      ...(transform === 'log' ? { logEpsilon: 0.01 } : {}),
-    },
-    layers: architectureLayers(o.architecture, classes.length, grid.points),
+    input,
+    layers: architectureLayers(o.architecture, classes.length, length),
     seed: o.seed ?? 0,
   };
 }
@@ -222,11 +257,19 @@ export function validateModelConfig(raw: unknown, where: string): ModelConfig {
   if (!i || !posInt(i.points) || !(i.step > 0) || !Number.isFinite(i.twoThetaMin) || !(i.wavelength > 0)) bad('"input" needs twoThetaMin, step > 0, points >= 1 and wavelength > 0');
   if (i!.transform !== 'none' && i!.transform !== 'log') bad(`input.transform must be 'none' or 'log', got '${i!.transform}'`);
   if (i!.transform === 'log' && !(i!.logEpsilon! > 0)) bad('input.logEpsilon must be > 0 with the log transform');
+  if (i!.axis !== undefined && i!.axis !== 'two-theta' && i!.axis !== 'log-q') bad(`input.axis must be 'two-theta' or 'log-q', got '${i!.axis}'`);
+  let inputLength = i!.points;
+  try {
+    inputLength = networkInputLength(i!);
+  } catch (e) {
+    if (e instanceof InputAxisError) bad(e.message);
+    throw e;
+  }
   if (!Number.isInteger(c.seed) || c.seed! < 0) bad('"seed" must be an integer >= 0');
   if (c.temperature !== undefined && !(c.temperature > 0 && Number.isFinite(c.temperature))) bad('"temperature" must be a positive number');
   if (!Array.isArray(c.layers) || c.layers.length === 0) bad('"layers" must be a non-empty list');
   // Walk the shapes: each layer must accept what the previous one produced.
-  let shape: number[] = [1, i!.points];
+  let shape: number[] = [1, inputLength];
   c.layers!.forEach((l, k) => {
     const at = `layer ${k} (${(l as { type?: string }).type})`;
     switch (l.type) {

@@ -5,6 +5,7 @@
 // support the class. Peaks of the pattern are ranked by the positive attribution around them.
 import * as ag from '../engine/autograd.ts';
 import { Variable } from '../engine/autograd.ts';
+import { spreadToGrid } from './input-axis.ts';
 import type { Model } from './model.ts';
 import { predictRows } from './predict.ts';
 
@@ -56,23 +57,28 @@ export async function explain(model: Model, values: Float32Array, o: ExplainOpti
   raw.dispose();
   const x = (await input.read()) as Float32Array;
   input.dispose();
-  const scaled = new Float32Array(m * P);
+  // Attributions are computed on the network input (grid points, or log-q bins) and then spread
+  // back onto the grid, keeping each bin's total.
+  const L = x.length;
+  const scaled = new Float32Array(m * L);
   for (let k = 0; k < m; k++) {
     const a = (k + 0.5) / m;
-    for (let j = 0; j < P; j++) scaled[k * P + j] = a * x[j]!;
+    for (let j = 0; j < L; j++) scaled[k * L + j] = a * x[j]!;
   }
-  const leaf = new Variable(engine.tensor(scaled, [m, 1, P]), true, 'input');
+  const leaf = new Variable(engine.tensor(scaled, [m, 1, L]), true, 'input');
   const loss = ag.softmaxCrossEntropy(model.forward(leaf, { training: false }), new Int32Array(m).fill(c));
   loss.backward();
   const grad = (await leaf.grad!.read()) as Float32Array;
   leaf.dispose();
   // The mean loss gives each row 1/m of d(-log p)/dx: their sum is minus the mean gradient of log p.
-  const attribution = new Float32Array(P);
-  for (let j = 0; j < P; j++) {
+  const perInput = new Float32Array(L);
+  for (let j = 0; j < L; j++) {
     let s = 0;
-    for (let k = 0; k < m; k++) s += grad[k * P + j]!;
-    attribution[j] = -x[j]! * s;
+    for (let k = 0; k < m; k++) s += grad[k * L + j]!;
+    perInput[j] = -x[j]! * s;
   }
+  const starts = model.binStarts();
+  const attribution = starts ? spreadToGrid(perInput, starts) : perInput;
   return { classIndex: c, label: model.classes[c]!, probability: probs[c]!, attribution, peaks: peakShares(values, attribution, grid.twoThetaMin, grid.step, o.window ?? 0.15) };
 }
 

@@ -10,10 +10,12 @@ import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
 import { makeDirectory, writeAtomically } from '../engine/files.ts';
 import type { Engine } from '../engine/engine.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
+import { segmentMean, segments, type Segments } from '../engine/ops/pool.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensorData } from '../engine/safetensors.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { ModelConfigError, validateModelConfig, windowOutput, type LayerSpec, type ModelConfig } from './config.ts';
+import { logQBinStarts, networkInputLength } from './input-axis.ts';
 
 /** A model directory that cannot be read (missing, corrupt, or from another model). */
 export class ModelLoadError extends Error {
@@ -156,9 +158,23 @@ export class Model {
     return this.params.count();
   }
 
+  /** Log-q bins on the GPU, made on first use (null on the two-theta axis). */
+  private bins: Segments | null = null;
+
+  /** Length of the network input: grid points, or log-q bins. */
+  get inputLength(): number {
+    return networkInputLength(this.config.input);
+  }
+
+  /** The log-q bins as grid-index starts (null on the two-theta axis). */
+  binStarts(): Int32Array | null {
+    return this.config.input.axis === 'log-q' ? logQBinStarts(this.config.input) : null;
+  }
+
   /**
-   * The network input for patterns [N, points] already on the model's grid with maximum 1: the
-   * config's transform applied (a tensor or view the caller disposes).
+   * The network input [N, 1, inputLength] for patterns [N, points] already on the model's grid
+   * with maximum 1: put on the config's axis, then its transform applied (a tensor or view the
+   * caller disposes).
    */
   prepareInput(patterns: Tensor): Tensor<'f32'> {
     const { input } = this.config;
@@ -166,12 +182,23 @@ export class Model {
     if (patterns.shape.length !== 2 || points !== input.points) {
       throw new ModelConfigError(`the model takes patterns of ${input.points} points (${input.twoThetaMin}-${input.twoThetaMin + (input.points - 1) * input.step} deg); got shape [${patterns.shape.join(', ')}]`);
     }
-    if (input.transform === 'none') return patterns.reshape([n, 1, points]) as Tensor<'f32'>;
-    const eps = input.logEpsilon!;
-    const out = logScale(this.engine, patterns, 1 / eps, 1 / Math.log1p(1 / eps));
-    const view = out.reshape([n, 1, points]);
-    out.dispose();
-    return view;
+    let x = patterns;
+    if (input.axis === 'log-q') {
+      this.bins ??= segments(this.engine, logQBinStarts(input), points);
+      x = segmentMean(this.engine, patterns, this.bins);
+    }
+    const length = x.shape[1]!;
+    let out: Tensor;
+    if (input.transform === 'none') {
+      out = x.reshape([n, 1, length]);
+    } else {
+      const eps = input.logEpsilon!;
+      const scaled = logScale(this.engine, x, 1 / eps, 1 / Math.log1p(1 / eps));
+      out = scaled.reshape([n, 1, length]);
+      scaled.dispose();
+    }
+    if (x !== patterns) x.dispose();
+    return out as Tensor<'f32'>;
   }
 
   /** Logits [N, classes] of prepared inputs [N, 1, points]. */
@@ -183,8 +210,8 @@ export class Model {
 
   /** Bytes of the largest activation per pattern (for choosing micro-batches under the binding limit). */
   largestActivationBytes(): number {
-    let shape = [1, this.config.input.points];
-    let most = shape[0]! * shape[1]!;
+    let shape = [1, this.inputLength];
+    let most = Math.max(this.config.input.points, this.inputLength);
     for (const l of this.config.layers) {
       if (l.type === 'conv1d') shape = [l.out, windowOutput(shape[1]!, l.kernel, l.stride)];
       else if (l.type === 'avgpool1d') shape = [shape[0]!, windowOutput(shape[1]!, l.kernel, l.stride)];
@@ -196,6 +223,8 @@ export class Model {
   }
 
   dispose(): void {
+    this.bins?.tensor.dispose();
+    this.bins = null;
     this.params.dispose();
     for (const t of this.buffers.values()) t.dispose();
     this.buffers.clear();

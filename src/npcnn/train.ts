@@ -82,9 +82,9 @@ export type TrainEvent =
   | { type: 'stopped'; step: number; dir: string }
   | { type: 'done'; step: number; dir: string; seconds: number };
 
-/** Defaults per architecture: the paper's AdamW 1e-4 for its models, a faster rate for compact. */
+/** Defaults per architecture: the paper's AdamW 1e-4 for its models, a faster rate for compact and compact-logq. */
 export function defaultRunOptions(arch: Architecture): RunOptions {
-  const paper = arch !== 'compact';
+  const paper = arch !== 'compact' && arch !== 'compact-logq';
   return {
     steps: 1000,
     batch: paper ? 256 : 64,

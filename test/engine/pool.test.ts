@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
-import { avgPool1d, avgPool1dBackward } from '../../src/engine/ops/pool.ts';
+import { avgPool1d, avgPool1dBackward, segmentMean, segments } from '../../src/engine/ops/pool.ts';
 import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
-import { avgPool1dBackwardRef, avgPool1dOutLength, avgPool1dRef } from '../../src/engine/reference/pool.ts';
+import { avgPool1dBackwardRef, avgPool1dOutLength, avgPool1dRef, segmentMeanRef } from '../../src/engine/reference/pool.ts';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -87,5 +87,48 @@ describe('avgPool1d', () => {
       /dy must be \[2, 3, 2\] for input \[2, 3, 5\], got \[2, 3, 3\]/,
     );
     expect(() => avgPool1d(engine, engine.zeros([2, 3, 5], 'u32'), { kernel: 2 })).toThrow(ShapeError);
+  });
+});
+
+describe('segmentMean', () => {
+  // one segment; single-point segments; ragged segments not reaching the end of the axis; widths
+  // growing along the axis like log-Q bins over a 2-theta grid (8500 points, 1392 segments)
+  const logLike = [0];
+  for (let s = 1; logLike[logLike.length - 1]! < 8400; s++) logLike.push(Math.round(8400 * (s / 1392) ** 2) + s);
+  const CASES: [number, number, number[]][] = [
+    [1, 4, [0, 4]],
+    [2, 5, [0, 1, 2, 3, 4, 5]],
+    [3, 17, [2, 3, 7, 8, 15]],
+    [4, 8500, logLike],
+  ];
+  for (const [n, len, starts] of CASES) {
+    it(`matches the reference on [${n}, ${len}] with ${starts.length - 1} segments`, async () => {
+      const xv = data(n * len, len);
+      const seg = segments(engine, starts, len);
+      const x = engine.tensor(xv, [n, len]);
+      const y = segmentMean(engine, x, seg);
+      expect(y.shape).toEqual([n, starts.length - 1]);
+      expect(maxRelError(await y.read(), segmentMeanRef(xv, n, len, starts), 1e-2)).toBeLessThan(1e-4);
+      for (const t of [x, y, seg.tensor]) t.dispose();
+    });
+  }
+
+  it('equals avgPool1d when the segments are equal windows', async () => {
+    const xv = data(3 * 12, 5);
+    const seg = segments(engine, [0, 3, 6, 9, 12], 12);
+    const a = await segmentMean(engine, engine.tensor(xv, [3, 12]), seg).read();
+    const b = await avgPool1d(engine, engine.tensor(xv, [3, 1, 12]), { kernel: 3 }).read();
+    expect(maxRelError(a, b)).toBeLessThan(1e-6);
+    seg.tensor.dispose();
+  });
+
+  it('rejects empty, unordered or out-of-range segments and a wrong input length', () => {
+    expect(() => segments(engine, [0], 4)).toThrow(/at least one segment/);
+    expect(() => segments(engine, [0, 2, 2, 4], 4)).toThrow(/segment 1 \[2, 2\) must be non-empty/);
+    expect(() => segments(engine, [0, 3, 2], 4)).toThrow(ValueError);
+    expect(() => segments(engine, [0, 5], 4)).toThrow(/within 0..4/);
+    const seg = segments(engine, [0, 2, 4], 4);
+    expect(() => segmentMean(engine, engine.zeros([2, 5]), seg)).toThrow(/x must be \[N, 4\], got \[2, 5\]/);
+    seg.tensor.dispose();
   });
 });

@@ -39,6 +39,28 @@ describe('explain', () => {
     model.dispose();
   });
 
+  it('on the log-q axis, attributions come back on the 2-theta grid and still add up', async () => {
+    const model = createModel(engine, modelConfig({ architecture: 'compact-logq', task: 'crystal-system', seed: 3 }));
+    const values = new Float32Array(8500);
+    for (const [at, h] of [
+      [1500, 1],
+      [3200, 0.6],
+      [6800, 0.4],
+    ] as const) {
+      for (let j = at - 30; j <= at + 30; j++) values[j] = h * Math.exp(-(((j - at) / 8) ** 2));
+    }
+    const e = await explain(model, values, { steps: 64 });
+    expect(e.attribution).toHaveLength(8500);
+    const p = await predictRows(engine, model, values, 1);
+    const p0 = await predictRows(engine, model, new Float32Array(8500), 1);
+    const delta = Math.log(p[e.classIndex]!) - Math.log(p0[e.classIndex]!);
+    const sum = e.attribution.reduce((a, v) => a + v, 0);
+    expect(Math.abs(sum - delta)).toBeLessThan(0.05 * Math.abs(delta) + 0.02);
+    expect(Math.abs(e.attribution[500]!)).toBe(0);
+    expect(e.peaks.map((q) => Math.round((q.twoTheta - 5) / 0.01)).sort((a, b) => a - b)).toEqual([1500, 3200, 6800]);
+    model.dispose();
+  });
+
   it('peak shares split the positive attribution by the windows around local maxima', () => {
     const values = Float32Array.from({ length: 100 }, (_, i) => (i === 20 ? 1 : i === 60 ? 0.5 : 0));
     const attr = Float32Array.from({ length: 100 }, (_, i) => (i === 21 ? 3 : i === 59 ? 1 : i === 90 ? -5 : 0));

@@ -66,7 +66,7 @@ describe('architectures', () => {
   });
 
   it('rejects unknown architectures, tasks and inconsistent layer lists with messages naming the field', () => {
-    expect(() => modelConfig({ architecture: 'resnet' as Architecture, task: 'crystal-system' })).toThrow(/unknown architecture 'resnet'.*npcnn, npcnn-bn, compact, scnn, mlp/);
+    expect(() => modelConfig({ architecture: 'resnet' as Architecture, task: 'crystal-system' })).toThrow(/unknown architecture 'resnet'.*npcnn, npcnn-bn, compact, compact-logq, scnn, mlp/);
     const c = modelConfig({ architecture: 'compact', task: 'crystal-system' });
     const broken = { ...c, layers: c.layers.map((l) => (l.type === 'dense' && l.out === 256 ? { ...l, in: 100 } : l)) };
     expect(() => validateModelConfig(broken, 'x.json')).toThrow(ModelConfigError);
@@ -117,6 +117,8 @@ describe.skipIf(!hasTorch)('against PyTorch on the same weights (skipped without
     ['npcnn', 'crystal-system', 4],
     ['compact', 'space-group', 6, true],
     ['compact', 'crystal-system', 3, false],
+    ['compact-logq', 'crystal-system', 4, true],
+    ['compact-logq', 'space-group', 3, false],
     ['npcnn-bn', 'crystal-system', 3, false],
     ['scnn', 'crystal-system', 2],
     ['mlp', 'crystal-system', 2],

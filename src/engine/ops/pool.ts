@@ -65,3 +65,41 @@ export function avgPool1dBackward(engine: Engine, dy: Tensor, inShape: readonly 
   engine.dispatch('pool', 'avg_backward', { bindings: { p: uniforms(r, row), dy, dx }, workgroups });
   return dx;
 }
+
+/** Contiguous, non-empty segments of an axis of length L, checked once and kept on the GPU. */
+export interface Segments {
+  /** S + 1 increasing indices; segment s covers [starts[s], starts[s + 1]). */
+  starts: Int32Array;
+  /** The same indices as an i32 tensor (the caller disposes it). */
+  tensor: Tensor<'i32'>;
+  /** L, the axis length the segments lie in. */
+  length: number;
+}
+
+export function segments(engine: Engine, starts: ArrayLike<number>, length: number): Segments {
+  const n = starts.length - 1;
+  if (n < 1) throw new ValueError('segments: needs at least one segment (two starts)');
+  for (let s = 0; s < n; s++) {
+    const a = starts[s]!;
+    const b = starts[s + 1]!;
+    if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b <= a || b > length) {
+      throw new ValueError(`segments: segment ${s} [${a}, ${b}) must be non-empty and lie within 0..${length}`);
+    }
+  }
+  const values = Int32Array.from(starts);
+  return { starts: values, tensor: engine.tensor(values, [values.length], 'i32') as Tensor<'i32'>, length };
+}
+
+/** Segment means of the last axis (not differentiable: it resamples network inputs): x [N, L] -> y [N, S]. */
+export function segmentMean(engine: Engine, x: Tensor, seg: Segments): Tensor<'f32'> {
+  requireF32('segmentMean', 'x', x);
+  if (x.shape.length !== 2 || x.shape[1] !== seg.length) throw new ShapeError(`segmentMean: x must be [N, ${seg.length}], got [${x.shape.join(', ')}]`);
+  const n = x.shape[0]!;
+  const count = seg.starts.length - 1;
+  const y = engine.empty([n, count]);
+  if (y.size === 0) return y;
+  const { workgroups, row } = grid1d(engine, y.size);
+  const p = { rows: n, len_in: seg.length, len_out: count, kernel: 1, stride: 1, row, inv_kernel: 1 };
+  engine.dispatch('pool', 'segment_mean', { bindings: { p, x, y, starts: seg.tensor }, workgroups });
+  return y;
+}

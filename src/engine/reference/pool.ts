@@ -29,3 +29,17 @@ export function avgPool1dBackwardRef(dy: ArrayLike<number>, rows: number, len: n
   }
   return dx;
 }
+
+/** x is [rows, len]; segment s covers x[starts[s] .. starts[s + 1] - 1]; returns [rows, segments]. */
+export function segmentMeanRef(x: ArrayLike<number>, rows: number, len: number, starts: ArrayLike<number>): Float64Array {
+  const segments = starts.length - 1;
+  const y = new Float64Array(rows * segments);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s < segments; s++) {
+      let sum = 0;
+      for (let j = starts[s]!; j < starts[s + 1]!; j++) sum += x[r * len + j]!;
+      y[r * segments + s] = sum / (starts[s + 1]! - starts[s]!);
+    }
+  }
+  return y;
+}
