@@ -1,11 +1,11 @@
 // Training benchmark: patterns/s of a full training step (render the simulated batch, forward,
-// backward, gradient norm, AdamW) and of inference, for npcnn and compact, next to the same models
+// backward, gradient norm, AdamW) and of inference, for npcnn, compact and compact-logq, next to the same models
 // in PyTorch CPU (bench/torch_train.py, all cores) measured in the same run; the GPU memory the
 // engine's pool held; and where a step's time goes, op by op (each op timed alone, synchronised).
 //
-//   npm run bench:train                      table (npcnn and compact, batch 64 and 256)
+//   npm run bench:train                      table (npcnn, compact, compact-logq; batch 64 and 256)
 //   npm run bench:train -- --json            one JSON object
-//   options: --arch npcnn,compact  --batch 64,256  --min-time 15 (seconds per measurement)
+//   options: --arch npcnn,compact,compact-logq  --batch 64,256  --min-time 15 (seconds per measurement)
 //            --no-torch  --no-profile
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,9 +39,9 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, archs: ['npcnn', 'compact'], batches: [64, 256], minTime: 15, torch: true, profile: true };
+  const a: Args = { json: false, archs: ['npcnn', 'compact', 'compact-logq'], batches: [64, 256], minTime: 15, torch: true, profile: true };
   const fail = (m: string): never => {
-    console.error(`${m}; options: --json --arch npcnn,compact --batch 64,256 --min-time S --no-torch --no-profile`);
+    console.error(`${m}; options: --json --arch npcnn,compact,compact-logq --batch 64,256 --min-time S --no-torch --no-profile`);
     process.exit(2);
   };
   for (let i = 0; i < argv.length; i++) {
@@ -164,7 +164,7 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
   await time('input transform', () => model.prepareInput(patterns));
   let x = model.prepareInput(patterns) as Tensor;
   patterns.dispose();
-  let shape = [1, model.config.input.points];
+  let shape = [1, model.inputLength];
   const grads: Tensor[] = [];
   for (const [i, l] of model.config.layers.entries()) {
     const name = `${i} ${l.type}${l.type === 'conv1d' ? ` ${l.in}->${l.out} k${l.kernel} s${l.stride}` : l.type === 'dense' ? ` ${l.in}->${l.out}` : ''}`;

@@ -15,27 +15,27 @@ DATA=../shared/data
 XRD="node bin/xrd.js"
 [ -d "$CIF" ] || { echo "needs Debian's libavogadro-data ($CIF): sudo apt-get install libavogadro-data" >&2; exit 1; }
 
-# The recipe (see models/README.md): compact (BatchNorm, log intensity), batch 64, AdamW 2e-3,
+# The recipe (see models/README.md): compact-logq for crystal systems, compact for space groups
+# (both BatchNorm, log intensity), batch 64, AdamW 2e-3,
 # 200 warm-up steps then cosine decay, clipping at norm 5; realistic effects drawn per pattern;
 # synthetic crystals of all 230 groups (uniform prior, a pool of 1024 structures with 32 new ones
 # per step) mixed with the Avogadro structures (30 % of patterns). rruff-dev is only watched
 # (--val), never trained on.
-recipe=(--arch compact --batch 64 --lr 2e-3 --warmup 200 --preset realistic --pool 1024 --refresh 32
+recipe=(--batch 64 --lr 2e-3 --warmup 200 --preset realistic --pool 1024 --refresh 32
   --cif "$CIF" --cif-share 0.3 --validate-every 250 --checkpoint-every 100 --val "$DATA/rruff-dev")
 
-train() { # task steps run-dir
-  if [ -f "$3/checkpoint.safetensors" ]; then $XRD train --resume "$3" --steps "$2"; else $XRD train --out "$3" --task "$1" --steps "$2" "${recipe[@]}"; fi
+train() { # task steps run-dir arch
+  if [ -f "$3/checkpoint.safetensors" ]; then $XRD train --resume "$3" --steps "$2"; else $XRD train --out "$3" --task "$1" --steps "$2" --arch "$4" "${recipe[@]}"; fi
 }
 
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  # crystal system: 3000 steps, then continued to 6000 and 9000 (each a warm restart of the cosine
-  # schedule, as the shipped model was trained; a finished stage is skipped when run again)
-  (for steps in 3000 6000 9000; do train crystal-system $steps runs/cs-compact-a || exit 1; done) > runs/cs-compact-a.log 2>&1 &
+  # crystal system: one 6000-step cosine schedule (384k patterns)
+  train crystal-system 6000 runs/cs-logq-a compact-logq > runs/cs-logq-a.log 2>&1 &
   cs=$!
-  train space-group 2500 runs/sg-compact-a > runs/sg-compact-a.log 2>&1 &
+  train space-group 2500 runs/sg-compact-a compact > runs/sg-compact-a.log 2>&1 &
   sg=$!
   wait $cs $sg
-  for m in crystal-system:cs-compact-a space-group:sg-compact-a; do
+  for m in crystal-system:cs-logq-a space-group:sg-compact-a; do
     mkdir -p "models/${m%%:*}"
     cp "runs/${m#*:}/config.json" "runs/${m#*:}/weights.safetensors" "models/${m%%:*}/"
   done
