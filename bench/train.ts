@@ -297,10 +297,10 @@ async function main(): Promise<void> {
   }
   const f = (v: number | null, d = 1) => (v === null ? '-' : v.toFixed(d));
   console.log(`device: ${device}`);
-  console.log('arch     params   batch (pass)  train/s  torch train/s  ratio  infer/s  torch infer/s  ratio  GPU pool MiB');
+  console.log('arch         params   batch (pass)  train/s  torch train/s  ratio  infer/s  torch infer/s  ratio  GPU pool MiB');
   for (const r of rows) {
     console.log(
-      `${r.arch.padEnd(8)} ${(r.parameters / 1e6).toFixed(2).padStart(5)}M  ${String(r.batch).padStart(5)} (${String(r.micro_batch).padStart(3)})  ${f(r.train_patterns_per_s).padStart(7)}  ${f(r.torch_train_patterns_per_s).padStart(13)}  ${f(r.train_ratio, 2).padStart(5)}  ${f(r.infer_patterns_per_s).padStart(7)}  ${f(r.torch_infer_patterns_per_s).padStart(13)}  ${f(r.infer_ratio, 2).padStart(5)}  ${f(r.gpu_pool_mib, 0).padStart(12)}`,
+      `${r.arch.padEnd(12)} ${(r.parameters / 1e6).toFixed(2).padStart(5)}M  ${String(r.batch).padStart(5)} (${String(r.micro_batch).padStart(3)})  ${f(r.train_patterns_per_s).padStart(7)}  ${f(r.torch_train_patterns_per_s).padStart(13)}  ${f(r.train_ratio, 2).padStart(5)}  ${f(r.infer_patterns_per_s).padStart(7)}  ${f(r.torch_infer_patterns_per_s).padStart(13)}  ${f(r.infer_ratio, 2).padStart(5)}  ${f(r.gpu_pool_mib, 0).padStart(12)}`,
     );
   }
   for (const [arch, times] of Object.entries(profiles)) {

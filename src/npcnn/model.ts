@@ -201,7 +201,7 @@ export class Model {
     return out as Tensor<'f32'>;
   }
 
-  /** Logits [N, classes] of prepared inputs [N, 1, points]. */
+  /** Logits [N, classes] of prepared inputs [N, 1, inputLength]. */
   forward(x: ag.Variable, ctx: ForwardContext = { training: false }): ag.Variable {
     let h = x;
     for (const layer of this.layers) h = layer(h, ctx);

@@ -64,7 +64,7 @@ describe('xrd train', () => {
 
   it('bad flags and directories: one line, exit 2 for the command line and 1 for the rest, nothing written', () => {
     const cases: [string[], number, RegExp][] = [
-      [['train', '--out', 'x', '--arch', 'resnet'], 2, /--arch must be one of npcnn, npcnn-bn, compact, scnn, mlp, got 'resnet'/],
+      [['train', '--out', 'x', '--arch', 'resnet'], 2, /--arch must be one of npcnn, npcnn-bn, compact, compact-logq, scnn, mlp, got 'resnet'/],
       [['train', '--out', 'x', '--steps', '0'], 2, /--steps must be a positive integer, got 0/],
       [['train', '--out', 'x', '--task', 'bravais'], 2, /--task must be one of crystal-system, space-group/],
       [['train', '--steps', '3'], 2, /needs --out DIR/],
