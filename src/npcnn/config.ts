@@ -122,6 +122,11 @@ function mlpLayers(inputs: number, hidden: number[], dropout: number[], classes:
   return layers;
 }
 
+/** Our compact presets: conv blocks with BatchNorm, no dropout, one 256-unit hidden layer. */
+function compactNet(points: number, convs: ConvBlock[], classes: number): LayerSpec[] {
+  return convNet(points, convs, 0, [256], [0], classes, true);
+}
+
 const PAPER_CONVS: ConvBlock[] = [
   { out: 80, kernel: 100, stride: 5 },
   { out: 80, kernel: 50, stride: 5 },
@@ -158,34 +163,16 @@ export function architectureLayers(arch: Architecture, classes: number, points: 
     case 'compact-logq':
       // On the log-q axis (1392 bins by default): five small stride-2 convolutions reach a
       // receptive field of about 0.9 in ln Q, enough to relate the first peaks of a lattice.
-      return convNet(
-        points,
-        [
-          { out: 16, kernel: 15, stride: 2 },
-          { out: 32, kernel: 15, stride: 2 },
-          { out: 64, kernel: 15, stride: 2 },
-          { out: 64, kernel: 15, stride: 2 },
-          { out: 64, kernel: 15, stride: 2 },
-        ],
-        0,
-        [256],
-        [0],
-        classes,
-        true,
-      );
+      return compactNet(points, [16, 32, 64, 64, 64].map((out) => ({ out, kernel: 15, stride: 2 })), classes);
     case 'compact':
-      return convNet(
+      return compactNet(
         points,
         [
           { out: 16, kernel: 100, stride: 5 },
           { out: 32, kernel: 50, stride: 5 },
           { out: 32, kernel: 25, stride: 2 },
         ],
-        0,
-        [256],
-        [0],
         classes,
-        true,
       );
   }
 }
