@@ -14,17 +14,21 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.destroy());
 
+/** A pattern of `points` values with Gaussian peaks [index, height] of the given width, cut `reach` points from the centre. */
+function gaussianPeaks(points: number, peaks: [number, number][], width: number, reach: number): Float32Array {
+  const values = new Float32Array(points);
+  for (const [at, h] of peaks) for (let j = at - reach; j <= at + reach; j++) values[j] = h * Math.exp(-(((j - at) / width) ** 2));
+  return values;
+}
+
 describe('explain', () => {
   it('attributions sum to log p(class | pattern) - log p(class | empty) and are zero where the pattern is', async () => {
     const model = createModel(engine, modelConfig({ architecture: 'compact', task: 'crystal-system', seed: 2, grid: { points: 2000, step: 0.04 } }));
-    const values = new Float32Array(2000);
-    for (const [at, h] of [
+    const values = gaussianPeaks(2000, [
       [400, 1],
       [900, 0.5],
       [1500, 0.3],
-    ] as const) {
-      for (let j = at - 6; j <= at + 6; j++) values[j] = h * Math.exp(-(((j - at) / 2) ** 2));
-    }
+    ], 2, 6);
     const e = await explain(model, values, { steps: 64 });
     const p = await predictRows(engine, model, values, 1);
     const p0 = await predictRows(engine, model, new Float32Array(2000), 1);
@@ -41,14 +45,11 @@ describe('explain', () => {
 
   it('on the log-q axis, attributions come back on the 2-theta grid and still add up', async () => {
     const model = createModel(engine, modelConfig({ architecture: 'compact-logq', task: 'crystal-system', seed: 3 }));
-    const values = new Float32Array(8500);
-    for (const [at, h] of [
+    const values = gaussianPeaks(8500, [
       [1500, 1],
       [3200, 0.6],
       [6800, 0.4],
-    ] as const) {
-      for (let j = at - 30; j <= at + 30; j++) values[j] = h * Math.exp(-(((j - at) / 8) ** 2));
-    }
+    ], 8, 30);
     const e = await explain(model, values, { steps: 64 });
     expect(e.attribution).toHaveLength(8500);
     const p = await predictRows(engine, model, values, 1);
