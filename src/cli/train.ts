@@ -78,13 +78,14 @@ function foldOptions(f: Record<string, FlagValue | undefined>): Partial<TrainOpt
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a classifier on simulated patterns (resumable runs with checkpoints)',
-  usage: 'xrd train --out DIR [--task crystal-system|space-group] [--arch compact|npcnn|npcnn-bn|scnn|mlp] [--steps N] [--batch B] [options]',
+  usage: 'xrd train --out DIR [--task crystal-system|space-group] [--arch NAME | --init MODEL] [--steps N] [--batch B] [options]',
   description: [
     'Streams simulated patterns (synthetic crystals of all 230 space groups and/or CIF directories,',
     'with the preset\'s experimental effects drawn per pattern) or a dataset written by `xrd synth`',
     'into AdamW training on the GPU. DIR receives checkpoint.safetensors (weights, optimizer, state),',
     'config.json + weights.safetensors (a model directory), log.jsonl and curves.svg. Ctrl-C saves a',
     'checkpoint and stops; `--resume DIR` continues bit-for-bit (optionally with more --steps).',
+    '`--init MODEL` starts a new run (its own schedule and data stream) from a model directory\'s weights.',
     'Defaults: npcnn/scnn/mlp use the paper\'s recipe (batch 256, lr 1e-4, no decay or schedule);',
     'compact and compact-logq use batch 64, lr 1e-3, 100 warm-up steps, cosine decay, clipping at norm 5.',
   ].join('\n'),
@@ -92,6 +93,7 @@ export const trainCommand: Command = {
     { name: 'out', alias: 'o', type: 'string', value: 'DIR', description: 'run directory (new or empty)' },
     { name: 'resume', type: 'string', value: 'DIR', description: 'continue the run in DIR from its last checkpoint' },
     { name: 'overwrite', type: 'boolean', description: 'replace a run already in --out' },
+    { name: 'init', type: 'string', value: 'MODEL', description: 'start from this model directory\'s weights (its architecture and task)' },
     { name: 'task', type: 'string', value: 'NAME', description: `${TASKS.join(' | ')} (default crystal-system)` },
     { name: 'arch', type: 'string', value: 'NAME', description: `${ARCHITECTURES.join(' | ')} (default compact)` },
     { name: 'steps', type: 'int', value: 'N', description: 'optimizer steps (default 1000)' },
@@ -126,6 +128,7 @@ export const trainCommand: Command = {
     'xrd train --task space-group --arch npcnn --steps 500000 --batch 256 --out runs/sg-npcnn',
     'xrd train --out runs/mix --cif /usr/share/avogadro2/crystals --cif-share 0.3 --val ../shared/data/rruff-dev',
     'xrd train --resume runs/cs-compact --steps 4000',
+    'xrd train --init models/crystal-system --seed 1 --steps 4000 --out runs/cs-more',
   ],
   async run(args, io: CliIO) {
     const { flags: f, positionals } = args;
@@ -135,6 +138,7 @@ export const trainCommand: Command = {
     if (!out) throw new UsageError("xrd train needs --out DIR (or --resume DIR); see 'xrd train --help'");
     if (resume && f.out !== undefined && f.out !== resume) throw new UsageError(`--out ${String(f.out)} and --resume ${resume} name different runs; give only --resume`);
     if (resume && f.overwrite) throw new UsageError('--resume and --overwrite contradict each other; give one');
+    if (resume && f.init !== undefined) throw new UsageError('--resume continues a run from its own checkpoint; --init starts a new one from a model (give one)');
     const positive = (name: string): number | undefined => {
       const v = f[name] as number | undefined;
       if (v !== undefined && !(v >= 1)) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
@@ -164,6 +168,7 @@ export const trainCommand: Command = {
       valSize: f['val-size'] as number | undefined,
       validateEvery: f['validate-every'] as number | undefined,
       checkpointEvery: positive('checkpoint-every'),
+      ...(f.init !== undefined ? { init: f.init as string } : {}),
     };
     if (!resume) {
       const prior = priorFromFlags(f);
@@ -206,7 +211,7 @@ async function runTraining(options: Omit<TrainOptions, 'engine'>, io: CliIO): Pr
         progress = new TrainProgress(io, e.steps);
         const m = e.model;
         progress.line(
-          `${e.resumed ? `resuming ${out} at step ${e.step}` : `${options.init ? `fine-tuning ${options.init}:` : 'training'} ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
+          `${e.resumed ? `resuming ${out} at step ${e.step}` : `${options.init ? `starting from ${options.init}:` : 'training'} ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
             `${e.steps} steps, ${e.microBatch} patterns per GPU pass, on ${engine.info.description}`,
         );
       } else if (e.type === 'step') progress!.step(e);

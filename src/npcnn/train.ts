@@ -254,6 +254,8 @@ function resolveRun(o: TrainOptions): RunFile<RunOptions> {
   if (!model && o.init) {
     // a calibrated temperature belongs to the weights it was fitted on, not to the new ones
     const { temperature: _, ...config } = readModelConfig(o.init);
+    if (o.architecture && o.architecture !== config.architecture) throw new TrainOptionsError(`${o.init} is a ${config.architecture} model, not ${o.architecture}; leave out --arch to start from it`);
+    if (o.task && o.task !== config.task) throw new TrainOptionsError(`${o.init} is a ${config.task} model, not ${o.task}; leave out --task to start from it`);
     model = config;
   }
   if (!model) {

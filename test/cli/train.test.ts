@@ -1,11 +1,12 @@
 // End-to-end tests of `xrd train` as a user runs it: a short run writes a usable run directory,
-// a synth dataset can be the source, Ctrl-C saves a checkpoint that --resume continues, and bad
+// a synth dataset can be the source, --init starts a new run from a model's weights, Ctrl-C saves a checkpoint that --resume continues, and bad
 // flags or directories stop with one line and the right exit code.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../src/engine/safetensors.ts';
 import { xrdIn } from '../helpers/cli.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -41,6 +42,29 @@ describe('xrd train', () => {
     expect(bad.stderr).toMatch(/the data's grid \(4250 points from 5 deg, step 0.02, 1.5418 A\) does not match the model's \(8500 points/);
     expect(bad.code).toBe(2);
     expect(existsSync(join(tmp, 'from-coarse'))).toBe(false);
+  }, 180_000);
+
+  it('--init starts a new run from a model directory: its architecture, task and weights', () => {
+    const r = xrd(['train', '--init', 'run', '--out', 'more', '--steps', '1', '--lr', '1e-12', '--warmup', '0', '--validate-every', '0', '--seed', '1', ...QUICK]);
+    expect(r.stderr).toMatch(/^starting from run: compact \(\d\.\d\dM parameters\) for crystal-system on synthetic crystals/);
+    expect(r.code).toBe(0);
+    const weights = (dir: string) => decodeSafetensors(readFileSync(join(tmp, dir, 'weights.safetensors'))).tensors;
+    const [from, to] = [weights('run'), weights('more')];
+    const learnt = [...from.keys()].filter((k) => !/running_|num_batches/.test(k));
+    expect(learnt.length).toBeGreaterThan(4);
+    // one step at lr 1e-12 leaves the learnt weights as they were (a fresh initialisation would not be)
+    for (const k of learnt) {
+      const [a, b] = [from.get(k)!.data, to.get(k)!.data];
+      expect(b.length, k).toBe(a.length);
+      expect(a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0), k).toBeLessThan(1e-6);
+    }
+    const other = xrd(['train', '--init', 'run', '--arch', 'npcnn', '--out', 'y', ...QUICK]);
+    expect(other.stderr).toMatch(/run is a compact model, not npcnn; leave out --arch to start from it/);
+    expect(other.code).toBe(2);
+    const both = xrd(['train', '--init', 'run', '--resume', 'more']);
+    expect(both.stderr).toMatch(/--resume continues a run from its own checkpoint; --init starts a new one from a model/);
+    expect(both.code).toBe(2);
+    expect(existsSync(join(tmp, 'y'))).toBe(false);
   }, 180_000);
 
   it('Ctrl-C saves a checkpoint and exits 130; --resume continues to the end', async () => {
