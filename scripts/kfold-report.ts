@@ -4,7 +4,7 @@
 // folds, all scored on the held-out fold, beside the nearest-neighbour and majority baselines.
 //
 //   npx tsx scripts/kfold-report.ts --model models/crystal-system --data ../shared/data/rruff-dev \
-//     --folds rruff-folds.json --out runs/kfold-cs [--finetune-steps 200] [--scratch-steps 300]
+//     --folds rruff-folds.json --out runs/kfold-cs [--finetune-steps 200] [--finetune-lr 3e-4] [--scratch-steps 300]
 //
 // Writes OUT/report.json and prints a table. Fine-tuned and scratch runs go to OUT/fold-K-*; a
 // finished scratch run there is reused (it does not depend on the model under evaluation).
@@ -26,7 +26,7 @@ function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? process.argv[i + 1] : fallback;
   if (v === undefined) {
-    console.error(`missing --${name}; usage: kfold-report.ts --model DIR --data DIR --folds FILE --out DIR [--finetune-steps N] [--scratch-steps N]`);
+    console.error(`missing --${name}; usage: kfold-report.ts --model DIR --data DIR --folds FILE --out DIR [--finetune-steps N] [--finetune-lr X] [--scratch-steps N]`);
     process.exit(2);
   }
   return v;
@@ -37,6 +37,7 @@ const dataDir = arg('data');
 const foldsFile = arg('folds');
 const out = arg('out');
 const finetuneSteps = Number(arg('finetune-steps', '200'));
+const finetuneLr = Number(arg('finetune-lr', '3e-4'));
 const scratchSteps = Number(arg('scratch-steps', '300'));
 const k = (JSON.parse(readFileSync(foldsFile, 'utf8')) as { k: number }).k;
 
@@ -81,7 +82,7 @@ for (let fold = 0; fold < k; fold++) {
   const common = { engine, steps: 0, batch: 32, valSize: 0, validateEvery: 0, checkpointEvery: 100000, seed: fold, overwrite: true };
   const measured = { dir: dataDir, share: 1, folds: foldsFile, fold };
   const ft = join(out, `fold-${fold}-finetuned`);
-  await run({ ...common, out: ft, init: modelDir, steps: finetuneSteps, lr: 3e-4, warmup: 20, schedule: 'cosine', clip: 5, data: { measured } });
+  await run({ ...common, out: ft, init: modelDir, steps: finetuneSteps, lr: finetuneLr, warmup: 20, schedule: 'cosine', clip: 5, data: { measured } });
   const sc = join(out, `fold-${fold}-scratch`);
   if (finishedScratch(sc)) console.error(`  ${sc}: reused (same architecture, fold and steps)`);
   else await run({ ...common, out: sc, model: { ...config, seed: fold }, steps: scratchSteps, lr: 2e-3, warmup: 30, schedule: 'cosine', clip: 5, data: { measured } });
@@ -109,7 +110,7 @@ const report = {
   data: dataDir,
   folds: foldsFile,
   k,
-  finetune: { steps: finetuneSteps, batch: 32, lr: 3e-4 },
+  finetune: { steps: finetuneSteps, batch: 32, lr: finetuneLr },
   scratch: { steps: scratchSteps, batch: 32, lr: 2e-3 },
   n: total,
   top1: { zero_shot: mean('zeroShot'), finetuned: mean('finetuned'), from_scratch: mean('scratch'), nearest_neighbour: b.nearest[pick].top1, majority: b.majority[pick].top1 },
