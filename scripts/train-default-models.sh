@@ -29,7 +29,7 @@ train() { # steps run-dir options (a finished or interrupted run is resumed inst
   shift 2
   if [ -f "$dir/checkpoint.safetensors" ]; then $XRD train --resume "$dir" --steps "$steps"; else $XRD train --out "$dir" --steps "$steps" "$@"; fi
 }
-# `xrd train` finished a run when its model directory has a log whose last step is the last step
+# true when the run in DIR reached step N (its log ends there), so the next stage may start from it
 finished() { [ -f "$1/weights.safetensors" ] && tail -n 3 "$1/log.jsonl" | grep -q "\"step\":$2,"; }
 
 if [ -z "${SKIP_TRAIN:-}" ]; then

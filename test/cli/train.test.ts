@@ -1,6 +1,7 @@
 // End-to-end tests of `xrd train` as a user runs it: a short run writes a usable run directory,
-// a synth dataset can be the source, --init starts a new run from a model's weights, Ctrl-C saves a checkpoint that --resume continues, and bad
-// flags or directories stop with one line and the right exit code.
+// a synth dataset can be the source, --init starts a new run from a model's weights, Ctrl-C saves
+// a checkpoint that --resume continues, and bad flags or directories stop with one line and the
+// right exit code.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
