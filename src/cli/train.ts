@@ -85,7 +85,8 @@ export const trainCommand: Command = {
     'into AdamW training on the GPU. DIR receives checkpoint.safetensors (weights, optimizer, state),',
     'config.json + weights.safetensors (a model directory), log.jsonl and curves.svg. Ctrl-C saves a',
     'checkpoint and stops; `--resume DIR` continues bit-for-bit (optionally with more --steps).',
-    '`--init MODEL` starts a new run (its own schedule and data stream) from a model directory\'s weights.',
+    '`--init MODEL` starts a new run (its own schedule and data stream) from a model directory\'s weights;',
+    'with another --task than MODEL\'s, every layer but the output layer starts from MODEL (transfer).',
     'Defaults: npcnn/scnn/mlp use the paper\'s recipe (batch 256, lr 1e-4, no decay or schedule);',
     'compact and compact-logq use batch 64, lr 1e-3, 100 warm-up steps, cosine decay, clipping at norm 5.',
   ].join('\n'),
@@ -93,7 +94,7 @@ export const trainCommand: Command = {
     { name: 'out', alias: 'o', type: 'string', value: 'DIR', description: 'run directory (new or empty)' },
     { name: 'resume', type: 'string', value: 'DIR', description: 'continue the run in DIR from its last checkpoint' },
     { name: 'overwrite', type: 'boolean', description: 'replace a run already in --out' },
-    { name: 'init', type: 'string', value: 'MODEL', description: 'start from this model directory\'s weights (its architecture and task)' },
+    { name: 'init', type: 'string', value: 'MODEL', description: 'start from this model directory\'s weights (its architecture; its task unless --task)' },
     { name: 'task', type: 'string', value: 'NAME', description: `${TASKS.join(' | ')} (default crystal-system)` },
     { name: 'arch', type: 'string', value: 'NAME', description: `${ARCHITECTURES.join(' | ')} (default compact)` },
     { name: 'steps', type: 'int', value: 'N', description: 'optimizer steps (default 1000)' },
@@ -129,6 +130,7 @@ export const trainCommand: Command = {
     'xrd train --out runs/mix --cif /usr/share/avogadro2/crystals --cif-share 0.3 --val ../shared/data/rruff-dev',
     'xrd train --resume runs/cs-compact --steps 4000',
     'xrd train --init models/crystal-system --seed 1 --steps 4000 --out runs/cs-more',
+    'xrd train --init models/crystal-system --task space-group --steps 3000 --out runs/sg-from-cs',
   ],
   async run(args, io: CliIO) {
     const { flags: f, positionals } = args;
@@ -211,7 +213,7 @@ async function runTraining(options: Omit<TrainOptions, 'engine'>, io: CliIO): Pr
         progress = new TrainProgress(io, e.steps);
         const m = e.model;
         progress.line(
-          `${e.resumed ? `resuming ${out} at step ${e.step}` : `${options.init ? `starting from ${options.init}:` : 'training'} ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
+          `${e.resumed ? `resuming ${out} at step ${e.step}` : `${options.init ? `starting from ${options.init}${e.newOutput ? ` (all but the output layer, new for ${m.classes.length} classes)` : ''}:` : 'training'} ${m.architecture} (${(e.parameters / 1e6).toFixed(2)}M parameters)`} for ${m.task} on ${e.source}; ` +
             `${e.steps} steps, ${e.microBatch} patterns per GPU pass, on ${engine.info.description}`,
         );
       } else if (e.type === 'step') progress!.step(e);

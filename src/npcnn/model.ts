@@ -129,24 +129,26 @@ export class Model {
 
   /**
    * Loads a state_dict: every tensor the model has must be there with its shape, and (strict)
-   * nothing else. `where` names the file in errors. Nothing is written unless all match.
+   * nothing else. `where` names the file in errors. Nothing is written unless all match. The
+   * model's tensors named in `keep` are left as they are, whatever the file holds under those names.
    */
-  loadState(tensors: Map<string, NamedTensorData>, where: string, strict = true): void {
+  loadState(tensors: Map<string, NamedTensorData>, where: string, strict = true, keep: ReadonlySet<string> = new Set()): void {
     const want = new Map<string, readonly number[]>();
     for (const p of this.params) want.set(p.name, p.data.shape);
     for (const [name, t] of this.buffers) want.set(name, t.shape);
     for (const i of this.batchesTracked.keys()) want.set(`${i}.num_batches_tracked`, []);
+    for (const name of keep) want.delete(name);
     for (const [name, shape] of want) {
       const t = tensors.get(name);
       if (!t) throw new ModelLoadError(`${where} has no tensor "${name}" (the model needs it with shape [${shape.join(', ')}]); was it saved from another model?`);
       if (t.shape.join() !== shape.join()) throw new ModelLoadError(`${where}: tensor "${name}" has shape [${t.shape.join(', ')}] but the model expects [${shape.join(', ')}]; check that config.json matches the weights`);
     }
     if (strict) {
-      for (const name of tensors.keys()) if (!want.has(name)) throw new ModelLoadError(`${where} has a tensor "${name}" that the model does not have; it was saved from another model`);
+      for (const name of tensors.keys()) if (!want.has(name) && !keep.has(name)) throw new ModelLoadError(`${where} has a tensor "${name}" that the model does not have; it was saved from another model`);
     }
-    for (const p of this.params) this.engine.write(p.data, tensors.get(p.name)!.data);
-    for (const [name, t] of this.buffers) this.engine.write(t, tensors.get(name)!.data);
-    for (const i of this.batchesTracked.keys()) this.batchesTracked.set(i, tensors.get(`${i}.num_batches_tracked`)!.data[0]!);
+    for (const p of this.params) if (want.has(p.name)) this.engine.write(p.data, tensors.get(p.name)!.data);
+    for (const [name, t] of this.buffers) if (want.has(name)) this.engine.write(t, tensors.get(name)!.data);
+    for (const i of this.batchesTracked.keys()) if (want.has(`${i}.num_batches_tracked`)) this.batchesTracked.set(i, tensors.get(`${i}.num_batches_tracked`)!.data[0]!);
   }
 
   get classes(): string[] {
@@ -300,7 +302,7 @@ export function modelFromBytes(engine: Engine, configText: string, weights: Uint
   return model;
 }
 
-function setWeightsFromBytes(model: Model, bytes: Uint8Array, where: string): void {
+function setWeightsFromBytes(model: Model, bytes: Uint8Array, where: string, keep?: ReadonlySet<string>): void {
   let tensors: Map<string, NamedTensorData>;
   try {
     tensors = decodeSafetensors(bytes).tensors;
@@ -308,7 +310,7 @@ function setWeightsFromBytes(model: Model, bytes: Uint8Array, where: string): vo
     if (e instanceof SafetensorsError) throw new ModelLoadError(`${where}: ${e.message}`);
     throw e;
   }
-  model.loadState(tensors, where);
+  model.loadState(tensors, where, true, keep);
 }
 
 /** Reads a model directory written by saveModel (or by training). */
@@ -323,8 +325,12 @@ export async function loadModel(engine: Engine, dir: string): Promise<Model> {
   return model;
 }
 
-/** Copies a model directory's weights into a model of the same layers (e.g. to fine-tune it). */
-export async function loadWeights(model: Model, dir: string): Promise<void> {
+/**
+ * Copies a model directory's weights into a model of the same layers (e.g. to fine-tune it).
+ * Tensors named in `keep` stay as they are in the model (their saved values, of any shape, are
+ * ignored): a new output layer for another task keeps its fresh initialisation.
+ */
+export async function loadWeights(model: Model, dir: string, keep?: ReadonlySet<string>): Promise<void> {
   const bytes = await readModelFile(dir, WEIGHTS_FILE);
-  setWeightsFromBytes(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), join(dir, WEIGHTS_FILE));
+  setWeightsFromBytes(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), join(dir, WEIGHTS_FILE), keep);
 }

@@ -15,7 +15,7 @@ import { argmax, sumSquares } from '../engine/ops/reduce.ts';
 import { AdamW } from '../engine/parameters.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { gridRows, readLabelledDirectory } from '../io/patterns.ts';
-import { ARCHITECTURES, classIndex, modelConfig, TASKS, type Architecture, type ModelConfig, type Task } from './config.ts';
+import { ARCHITECTURES, classIndex, modelConfig, TASKS, type Architecture, type LayerSpec, type ModelConfig, type Task } from './config.ts';
 import { filesOfFold, MeasuredSource, trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
 import { chunks, maxMicroBatch, score } from './infer.ts';
 import { createModel, loadWeights, readModelConfig, type Model } from './model.ts';
@@ -53,7 +53,10 @@ export interface RunOptions {
   valDir?: string;
   /** Validate on valDir's files of this fold only (the fold the training leaves out). */
   valFold?: { folds: string; fold: number };
-  /** Start from this model directory's weights (fine-tuning) instead of a fresh initialisation. */
+  /**
+   * Start from this model directory's weights (fine-tuning) instead of a fresh initialisation; a
+   * model of another task gives every layer but the output layer.
+   */
   init?: string;
   /** Parameters not updated: 'conv' freezes the convolution kernels and biases. */
   freeze?: 'conv';
@@ -75,7 +78,8 @@ export interface TrainOptions extends Partial<RunOptions> {
 }
 
 export type TrainEvent =
-  | { type: 'start'; step: number; steps: number; parameters: number; microBatch: number; source: string; resumed: boolean; model: ModelConfig }
+  /** newOutput: the run started from --init's weights but for another task, with a new output layer. */
+  | { type: 'start'; step: number; steps: number; parameters: number; microBatch: number; source: string; resumed: boolean; newOutput: boolean; model: ModelConfig }
   | { type: 'step'; step: number; patterns: number; loss: number; accuracy: number; lr: number; gradNorm: number; seconds: number; patternsPerSecond: number }
   | { type: 'validation'; step: number; patterns: number; set: string; n: number; loss: number; top1: number }
   | { type: 'checkpoint'; step: number; dir: string }
@@ -235,6 +239,34 @@ export function accumulateGradients(
   };
 }
 
+/** Index of a layer list's output layer (the last dense). */
+function outputLayer(layers: LayerSpec[]): number {
+  return layers.map((l) => l.type).lastIndexOf('dense');
+}
+
+/**
+ * The config of a model for another task that starts from `from`'s weights: the same layers and
+ * input but a new output layer for the task's classes. Refused when anything else would differ.
+ */
+function transferConfig(from: ModelConfig, task: Task, dir: string): ModelConfig {
+  const fresh = modelConfig({ architecture: from.architecture, task, seed: from.seed });
+  const out = outputLayer(fresh.layers);
+  const same = JSON.stringify(from.input) === JSON.stringify(fresh.input) && from.layers.length === fresh.layers.length &&
+    from.layers.every((l, i) => i === out || JSON.stringify(l) === JSON.stringify(fresh.layers[i]));
+  if (!same) throw new TrainOptionsError(`${dir} has other layers or input than a ${from.architecture} model for ${task} would; only its output layer can be replaced`);
+  return { ...fresh, input: from.input };
+}
+
+/**
+ * Names of the tensors that --init does not copy: the output layer's when the init model was
+ * trained for another task (its classes differ), none otherwise.
+ */
+function freshTensors(config: ModelConfig, init: string): Set<string> {
+  if (readModelConfig(init).task === config.task) return new Set();
+  const i = outputLayer(config.layers);
+  return new Set([`${i}.weight`, `${i}.bias`]);
+}
+
 /** Resolves the run: a new one from the options, or the saved one with --resume. */
 function resolveRun(o: TrainOptions): RunFile<RunOptions> {
   if (o.resume) {
@@ -255,8 +287,7 @@ function resolveRun(o: TrainOptions): RunFile<RunOptions> {
     // a calibrated temperature belongs to the weights it was fitted on, not to the new ones
     const { temperature: _, ...config } = readModelConfig(o.init);
     if (o.architecture && o.architecture !== config.architecture) throw new TrainOptionsError(`${o.init} is a ${config.architecture} model, not ${o.architecture}; leave out --arch to start from it`);
-    if (o.task && o.task !== config.task) throw new TrainOptionsError(`${o.init} is a ${config.task} model, not ${o.task}; leave out --task to start from it`);
-    model = config;
+    model = o.task && o.task !== config.task ? transferConfig(config, o.task, o.init) : config;
   }
   if (!model) {
     const arch = o.architecture ?? 'compact';
@@ -299,7 +330,8 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
       );
     }
     model = createModel(engine, config);
-    if (options.init && !o.resume) await loadWeights(model, options.init);
+    const fresh = options.init && !o.resume ? freshTensors(config, options.init) : new Set<string>();
+    if (options.init && !o.resume) await loadWeights(model, options.init, fresh);
     if (source instanceof MeasuredSource && config.task === 'space-group' && !source.hasSpaceGroups) {
       throw new TrainOptionsError(`some measured patterns have no space_group header, which the space-group task needs`);
     }
@@ -326,7 +358,7 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
     if (sim) validation.push(sim);
     if (options.valDir) validation.push(directoryValidation(engine, options.valDir, config, options.valFold));
 
-    yield { type: 'start', step: state.step, steps: options.steps, parameters: model.parameterCount(), microBatch: micro, source: source.describe(), resumed: !!o.resume, model: config };
+    yield { type: 'start', step: state.step, steps: options.steps, parameters: model.parameterCount(), microBatch: micro, source: source.describe(), resumed: !!o.resume, newOutput: fresh.size > 0, model: config };
 
     const validate = async (): Promise<TrainEvent[]> => {
       const events: TrainEvent[] = [];

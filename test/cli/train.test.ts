@@ -1,7 +1,7 @@
 // End-to-end tests of `xrd train` as a user runs it: a short run writes a usable run directory,
-// a synth dataset can be the source, --init starts a new run from a model's weights, Ctrl-C saves
-// a checkpoint that --resume continues, and bad flags or directories stop with one line and the
-// right exit code.
+// a synth dataset can be the source, --init starts a new run from a model's weights (for its task
+// or, with a new output layer, for another), Ctrl-C saves a checkpoint that --resume continues,
+// and bad flags or directories stop with one line and the right exit code.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,6 +66,30 @@ describe('xrd train', () => {
     expect(both.stderr).toMatch(/--resume continues a run from its own checkpoint; --init starts a new one from a model/);
     expect(both.code).toBe(2);
     expect(existsSync(join(tmp, 'y'))).toBe(false);
+  }, 180_000);
+
+  it('--init with another --task copies every layer but the output layer, which starts new for the classes', () => {
+    const r = xrd(['train', '--init', 'run', '--task', 'space-group', '--out', 'sg', '--steps', '1', '--lr', '1e-12', '--warmup', '0', '--validate-every', '0', ...QUICK]);
+    expect(r.stderr).toMatch(/^starting from run \(all but the output layer, new for 230 classes\): compact .* for space-group/);
+    expect(r.code).toBe(0);
+    const config = JSON.parse(readFileSync(join(tmp, 'sg', 'config.json'), 'utf8')) as { task: string; classes: string[]; layers: { type: string }[] };
+    expect(config.task).toBe('space-group');
+    expect(config.classes).toHaveLength(230);
+    const out = config.layers.length - 1;
+    expect(config.layers[out]!.type).toBe('dense');
+    const weights = (dir: string) => decodeSafetensors(readFileSync(join(tmp, dir, 'weights.safetensors'))).tensors;
+    const [from, to] = [weights('run'), weights('sg')];
+    expect([...to.keys()].sort()).toEqual([...from.keys()].sort());
+    for (const [k, t] of to) {
+      if (k.startsWith(`${out}.`)) {
+        // the new output layer: 230 rows, not the crystal-system model's 7
+        expect(t.shape[0], k).toBe(230);
+        expect(from.get(k)!.shape[0], k).toBe(7);
+      } else if (!/running_|num_batches/.test(k)) {
+        const a = from.get(k)!.data;
+        expect(t.data.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i]!)), 0), k).toBeLessThan(1e-6);
+      }
+    }
   }, 180_000);
 
   it('Ctrl-C saves a checkpoint and exits 130; --resume continues to the end', async () => {
