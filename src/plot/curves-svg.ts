@@ -23,7 +23,8 @@ const M = { left: 58, right: 14, top: 30, bottom: 44 };
 
 function fmt(v: number): string {
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(0);
+  // as many mantissa digits as the value needs (150000 is 1.5e+5, not 2e+5)
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return Number(v.toPrecision(4)).toExponential();
   return String(Number(v.toPrecision(4)));
 }
 
