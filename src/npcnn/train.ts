@@ -253,7 +253,7 @@ function transferConfig(from: ModelConfig, task: Task, dir: string): ModelConfig
   const out = outputLayer(fresh.layers);
   const same = JSON.stringify(from.input) === JSON.stringify(fresh.input) && from.layers.length === fresh.layers.length &&
     from.layers.every((l, i) => i === out || JSON.stringify(l) === JSON.stringify(fresh.layers[i]));
-  if (!same) throw new TrainOptionsError(`${dir} has other layers or input than a ${from.architecture} model for ${task} would; only its output layer can be replaced`);
+  if (!same) throw new TrainOptionsError(`${dir} differs from a fresh ${from.architecture} model for ${task} in more than its output layer (layers or input grid), so it cannot start one`);
   return { ...fresh, input: from.input };
 }
 

@@ -3,7 +3,7 @@
 // or, with a new output layer, for another), Ctrl-C saves a checkpoint that --resume continues,
 // and bad flags or directories stop with one line and the right exit code.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,16 @@ describe('xrd train', () => {
         expect(t.data.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i]!)), 0), k).toBeLessThan(1e-6);
       }
     }
+    // a model whose layers differ from the architecture's beyond the output layer cannot start another task
+    mkdirSync(join(tmp, 'odd'));
+    const odd = JSON.parse(readFileSync(join(tmp, 'run', 'config.json'), 'utf8')) as { layers: { kernel?: number }[] };
+    odd.layers[0]!.kernel = 99;
+    writeFileSync(join(tmp, 'odd', 'config.json'), JSON.stringify(odd));
+    copyFileSync(join(tmp, 'run', 'weights.safetensors'), join(tmp, 'odd', 'weights.safetensors'));
+    const refused = xrd(['train', '--init', 'odd', '--task', 'space-group', '--out', 'z', ...QUICK]);
+    expect(refused.stderr).toMatch(/odd differs from a fresh compact model for space-group in more than its output layer/);
+    expect(refused.code).toBe(2);
+    expect(existsSync(join(tmp, 'z'))).toBe(false);
   }, 180_000);
 
   it('Ctrl-C saves a checkpoint and exits 130; --resume continues to the end', async () => {
