@@ -2,9 +2,9 @@
 # Trains the shipped models (models/crystal-system, models/space-group) with the project's own
 # `xrd train`, then evaluates them as their model cards report. Needs Debian's libavogadro-data
 # (public-domain crystal structures, /usr/share/avogadro2/crystals) and ../shared/data for the
-# evaluation. On a 2-core machine with lavapipe the space-group training takes about 40 minutes and
-# the crystal-system one about 2.5-3 hours (both run at once). Runs resume where they stopped: run
-# the script again.
+# evaluation. On a 2-core machine with lavapipe the crystal-system model's three runs take about 4
+# hours; the space-group run (about 1 hour) shares the machine with the third. Runs resume where
+# they stopped: run the script again.
 #
 #   bash scripts/train-default-models.sh            train (or resume), then evaluate
 #   SKIP_TRAIN=1 bash scripts/train-default-models.sh   evaluate the models in models/ only
@@ -15,9 +15,9 @@ DATA=../shared/data
 XRD="node bin/xrd.js"
 [ -d "$CIF" ] || { echo "needs Debian's libavogadro-data ($CIF): sudo apt-get install libavogadro-data" >&2; exit 1; }
 
-# The recipe (see models/README.md): compact-logq for crystal systems, compact for space groups
-# (both BatchNorm, log intensity), batch 64, AdamW 2e-3,
-# 200 warm-up steps then cosine decay, clipping at norm 5; realistic effects drawn per pattern;
+# The recipe (see models/README.md): compact-logq (BatchNorm, log intensity on a log-Q axis),
+# batch 64, AdamW 2e-3, 200 warm-up steps then cosine decay, clipping at norm 5; realistic effects
+# drawn per pattern;
 # synthetic crystals of all 230 groups (uniform prior, a pool of 1024 structures with 32 new ones
 # per step) mixed with the Avogadro structures (30 % of patterns). rruff-dev is only watched
 # (--val), never trained on.
@@ -33,16 +33,22 @@ train() { # steps run-dir options (a finished or interrupted run is resumed inst
 finished() { [ -f "$1/weights.safetensors" ] && tail -n 3 "$1/log.jsonl" | grep -q "\"step\":$2,"; }
 
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  # crystal system: a 6000-step cosine schedule (384k patterns), then a second run started from its
-  # weights with fresh crystals (seed 1), lr 1e-3 and a 4600-step schedule (294k more: 678k in all)
-  ( train 6000 runs/cs-logq-a --task crystal-system --arch compact-logq "${recipe[@]}" > runs/cs-logq-a.log 2>&1
-    finished runs/cs-logq-a 6000
-    train 4600 runs/cs-logq-b --init runs/cs-logq-a --seed 1 --batch 64 --lr 1e-3 --warmup 200 --validate-every 500 "${data[@]}" > runs/cs-logq-b.log 2>&1 ) &
+  mkdir -p runs
+  # crystal system: a 6000-step cosine schedule (384k patterns), then two more runs, each started
+  # from the last one's weights with fresh crystals: seed 1, lr 1e-3, 4600 steps (294k more, 678k
+  # in all); seed 2, lr 5e-4, 5000 steps (320k more, 998k in all). The space-group model starts
+  # from the 678k crystal-system weights (all but the output layer) and trains alongside the last
+  # crystal-system run.
+  train 6000 runs/cs-logq-a --task crystal-system --arch compact-logq "${recipe[@]}" > runs/cs-logq-a.log 2>&1
+  finished runs/cs-logq-a 6000
+  train 4600 runs/cs-logq-b --init runs/cs-logq-a --seed 1 --batch 64 --lr 1e-3 --warmup 200 --validate-every 500 "${data[@]}" > runs/cs-logq-b.log 2>&1
+  finished runs/cs-logq-b 4600
+  train 5000 runs/cs-logq-c --init runs/cs-logq-b --seed 2 --batch 64 --lr 5e-4 --warmup 200 --validate-every 500 "${data[@]}" > runs/cs-logq-c.log 2>&1 &
   cs=$!
-  train 2500 runs/sg-compact-a --task space-group --arch compact "${recipe[@]}" > runs/sg-compact-a.log 2>&1 &
+  train 2500 runs/sg-from-cs --init runs/cs-logq-b --task space-group "${recipe[@]}" > runs/sg-from-cs.log 2>&1 &
   sg=$!
   wait $cs $sg
-  for m in crystal-system:cs-logq-b space-group:sg-compact-a; do
+  for m in crystal-system:cs-logq-c space-group:sg-from-cs; do
     mkdir -p "models/${m%%:*}"
     cp "runs/${m#*:}/config.json" "runs/${m#*:}/weights.safetensors" "models/${m%%:*}/"
   done
