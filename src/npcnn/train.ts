@@ -254,7 +254,7 @@ function transferConfig(from: ModelConfig, task: Task, dir: string): ModelConfig
   const same = JSON.stringify(from.input) === JSON.stringify(fresh.input) && from.layers.length === fresh.layers.length &&
     from.layers.every((l, i) => i === out || JSON.stringify(l) === JSON.stringify(fresh.layers[i]));
   if (!same) throw new TrainOptionsError(`${dir} differs from a fresh ${from.architecture} model for ${task} in more than its output layer (layers or input grid), so it cannot start one`);
-  return { ...fresh, input: from.input };
+  return fresh;
 }
 
 /**
@@ -330,8 +330,11 @@ export async function* train(o: TrainOptions): AsyncGenerator<TrainEvent> {
       );
     }
     model = createModel(engine, config);
-    const fresh = options.init && !o.resume ? freshTensors(config, options.init) : new Set<string>();
-    if (options.init && !o.resume) await loadWeights(model, options.init, fresh);
+    let fresh = new Set<string>();
+    if (options.init && !o.resume) {
+      fresh = freshTensors(config, options.init);
+      await loadWeights(model, options.init, fresh);
+    }
     if (source instanceof MeasuredSource && config.task === 'space-group' && !source.hasSpaceGroups) {
       throw new TrainOptionsError(`some measured patterns have no space_group header, which the space-group task needs`);
     }
