@@ -1,7 +1,8 @@
 // `xrd train`: trains a classifier from streamed simulated patterns into a run directory
 // (checkpoints, log, curves; the directory is also a model directory). Thin over npcnn/train.ts.
 import { ARCHITECTURES, TASKS, type Architecture, type Task } from '../npcnn/config.ts';
-import type { DataOptions } from '../npcnn/data.ts';
+import { readFileSync } from 'node:fs';
+import { LIBRARY_WEIGHTINGS, type DataOptions } from '../npcnn/data.ts';
 import { SCHEDULES, type Schedule } from '../npcnn/schedule.ts';
 import type { TrainEvent, TrainOptions } from '../npcnn/train.ts';
 import { UsageError, type FlagValue } from './args.ts';
@@ -10,9 +11,35 @@ import { PRIOR_FLAGS, priorFromFlags } from './priors.ts';
 import { PRESETS, presetOf } from './render-crystals.ts';
 import { parseSpaceGroups } from './synth.ts';
 
+/** --library, --library-exclude and --library-weight as the data option. */
+function libraryOption(f: Record<string, FlagValue | undefined>): NonNullable<DataOptions['library']> {
+  const name = f.library as string;
+  const weighting = choice('library-weight', f['library-weight'], LIBRARY_WEIGHTINGS);
+  let exclude: string[] | undefined;
+  const file = f['library-exclude'] as string | undefined;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read --library-exclude ${file}: ${(e as Error).message}`);
+    }
+    exclude = text
+      .split(/\r?\n/)
+      .map((l) => l.split(/[\t, ]/)[0]!.trim())
+      .filter((id) => /^\d+$/.test(id));
+    if (exclude.length === 0) throw new UsageError(`--library-exclude ${file} lists no ids (one per line, digits, first column)`);
+  }
+  return {
+    ...(name === 'amcsd' ? {} : { path: name }),
+    ...(exclude ? { exclude } : {}),
+    ...(weighting ? { weighting } : {}),
+  };
+}
+
 /** A fraction in [0, 1] for a flag that only applies with --cif. */
 function unitFraction(flag: string, value: number, cif: string | undefined): number {
-  if (!cif) throw new UsageError(`--${flag} applies to the --cif structures; give --cif DIRS too`);
+  if (!cif) throw new UsageError(`--${flag} applies to the real structures; give --cif DIRS or --library amcsd too`);
   if (!(value >= 0 && value <= 1)) throw new UsageError(`--${flag} must be between 0 and 1, got ${value}`);
   return value;
 }
@@ -112,7 +139,10 @@ export const trainCommand: Command = {
     { name: 'pool', type: 'int', value: 'N', description: 'synthetic structures kept in the pool (default 1024)' },
     { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 32; fewer: the pool gets memorised)' },
     { name: 'cif', type: 'string', value: 'DIRS', description: 'CIF directories (comma-separated) mixed into the stream' },
-    { name: 'cif-share', type: 'number', value: 'X', description: 'fraction of patterns from --cif (default 0.5; 1: CIFs only)' },
+    { name: 'library', type: 'string', value: 'amcsd|FILE', description: 'structure library in the real pool: the shipped AMCSD (9,272 mineral structures) or a library file' },
+    { name: 'library-exclude', type: 'string', value: 'FILE', description: 'library ids to leave out (one per line, first column; e.g. an unseen-mineral control)' },
+    { name: 'library-weight', type: 'string', value: 'NAME', description: 'draw library entries per mineral (default) or per entry' },
+    { name: 'cif-share', type: 'number', value: 'X', description: 'fraction of patterns from --cif and --library (default 0.5; 1: real structures only)' },
     { name: 'substitute', type: 'number', value: 'X', description: 'fraction of --cif patterns from element-substituted variants (same space group; default 0)' },
     { name: 'dataset', type: 'string', value: 'DIR', description: 'train on a dataset written by xrd synth instead' },
     { name: 'measured', type: 'string', value: 'DIR', description: 'labelled measured patterns mixed into the stream (souping)' },
@@ -128,6 +158,7 @@ export const trainCommand: Command = {
     'xrd train --out runs/cs-compact --steps 2000',
     'xrd train --task space-group --arch npcnn --steps 500000 --batch 256 --out runs/sg-npcnn',
     'xrd train --out runs/mix --cif /usr/share/avogadro2/crystals --cif-share 0.3 --val ../shared/data/rruff-dev',
+    'xrd train --init models/crystal-system --library amcsd --cif-share 0.7 --val ../shared/data/rruff-dev --out runs/cs-amcsd',
     'xrd train --resume runs/cs-compact --steps 4000',
     'xrd train --init models/crystal-system --seed 1 --steps 4000 --out runs/cs-more',
     'xrd train --init models/crystal-system --task space-group --steps 3000 --out runs/sg-from-cs',
@@ -151,6 +182,10 @@ export const trainCommand: Command = {
       if (fixed.length) throw new UsageError(`a resumed run keeps its settings; only --steps may change (remove --${fixed[0]})`);
     }
     const cif = f.cif as string | undefined;
+    const real = (f.cif ?? f.library) as string | undefined;
+    if (f.library === undefined && (f['library-exclude'] !== undefined || f['library-weight'] !== undefined)) {
+      throw new UsageError('--library-exclude and --library-weight apply to --library; give --library amcsd (or a library file) too');
+    }
     const options: Omit<TrainOptions, 'engine'> = {
       out,
       resume: !!resume,
@@ -181,8 +216,9 @@ export const trainCommand: Command = {
         ...(f.pool !== undefined ? { poolSize: f.pool as number } : {}),
         ...(f.refresh !== undefined ? { refreshPerBatch: f.refresh as number } : {}),
         ...(cif ? { cifDirs: cif.split(',').filter((s) => s) } : {}),
+        ...(f.library !== undefined ? { library: libraryOption(f) } : {}),
         ...(f['cif-share'] !== undefined ? { cifShare: f['cif-share'] as number } : {}),
-        ...(f.substitute !== undefined ? { substituteShare: unitFraction('substitute', f.substitute as number, cif) } : {}),
+        ...(f.substitute !== undefined ? { substituteShare: unitFraction('substitute', f.substitute as number, real) } : {}),
         ...(f.dataset !== undefined ? { dataset: f.dataset as string } : {}),
         ...(f.measured !== undefined ? { measured: measuredOption(f) } : {}),
       };

@@ -27,11 +27,16 @@ import { readCifStructures } from '../sim/cif.ts';
 import { detectSpaceGroup } from '../sim/spacegroup.ts';
 import { substituteElements } from '../sim/substitute.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
+import { entryCrystal, readLibrary } from '../library/library.ts';
 
 /** Bad data options or an unusable data source (named, with what to do). */
 export class TrainingDataError extends Error {
   override name = 'TrainingDataError';
 }
+
+/** How entries of a structure library are drawn: every mineral or every entry equally often. */
+export type LibraryWeighting = 'mineral' | 'entry';
+export const LIBRARY_WEIGHTINGS: readonly LibraryWeighting[] = ['mineral', 'entry'];
 
 /** How space groups of synthetic crystals are drawn. */
 export type SpaceGroupPrior = 'uniform' | 'system-balanced';
@@ -58,7 +63,14 @@ export interface DataOptions {
   refreshPerBatch?: number;
   /** Directories of CIFs (real structures) mixed into the stream. */
   cifDirs?: string[];
-  /** Fraction of patterns drawn from the CIF pool when cifDirs is given (default 0.5; 1 = CIFs only). */
+  /**
+   * Entries of a structure library (src/library: the shipped AMCSD by default) in the pool of real
+   * structures beside the CIF directories. `exclude` leaves entries out by id (for an
+   * unseen-mineral control); `weighting` 'mineral' (default) draws every mineral equally often,
+   * however many published structures it has, 'entry' every entry.
+   */
+  library?: { path?: string; exclude?: readonly string[]; weighting?: LibraryWeighting };
+  /** Fraction of patterns drawn from the real structures (CIFs, library) when given (default 0.5; 1 = real only). */
   cifShare?: number;
   /**
    * Fraction of the CIF patterns drawn from element-substituted variants of the CIF structures
@@ -235,6 +247,19 @@ class RotatingPool {
   }
 }
 
+/** The index i with cumulative[i-1] <= u * total < cumulative[i] (binary search). */
+function drawCumulative(cumulative: Float64Array, u: number): number {
+  const x = u * cumulative[cumulative.length - 1]!;
+  let lo = 0;
+  let hi = cumulative.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cumulative[mid]! > x) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Element-substituted variants kept at once and renewed per batch (see DataOptions.substituteShare). */
 const VARIANT_POOL = 512;
 const VARIANT_REFRESH = 16;
@@ -257,6 +282,9 @@ export class SimulatedSource implements TrainingSource {
   private readonly variants: RotatingPool | null = null;
   /** CIFs of the directories that could not be read, with the reason. */
   readonly unreadable: string[] = [];
+  /** Cumulative draw weights of `cifs` when a library is in the pool (null: uniform). */
+  private readonly cifCumulative: Float64Array | null = null;
+  private readonly libraryNote: string = '';
 
   constructor(
     private readonly engine: Engine,
@@ -289,8 +317,6 @@ export class SimulatedSource implements TrainingSource {
     if (!Number.isInteger(this.poolSize) || this.poolSize < 2) throw new TrainingDataError(`poolSize must be an integer >= 2, got ${this.poolSize}`);
     if (!Number.isInteger(this.refresh) || this.refresh < 0) throw new TrainingDataError(`refreshPerBatch must be an integer >= 0, got ${this.refresh}`);
     const dirs = options.cifDirs ?? [];
-    this.cifShare = dirs.length ? (options.cifShare ?? 0.5) : 0;
-    if (!(this.cifShare >= 0 && this.cifShare <= 1)) throw new TrainingDataError(`cifShare must be in [0, 1], got ${this.cifShare}`);
     for (const dir of dirs) {
       const files = cifFilesUnder(dir);
       if (files.length === 0) throw new TrainingDataError(`${dir} holds no .cif files (searched its subdirectories too)`);
@@ -308,6 +334,34 @@ export class SimulatedSource implements TrainingSource {
       }
     }
     if (dirs.length && this.cifs.length === 0) throw new TrainingDataError(`no CIF in ${dirs.join(', ')} could be read: ${this.unreadable.slice(0, 3).join('; ')}`);
+    if (options.library) {
+      const { weighting = 'mineral', exclude = [] } = options.library;
+      if (!LIBRARY_WEIGHTINGS.includes(weighting)) throw new TrainingDataError(`unknown library weighting '${weighting}'; choose one of ${LIBRARY_WEIGHTINGS.join(', ')}`);
+      const lib = readLibrary(options.library.path);
+      const left = new Set(exclude);
+      const entries = lib.entries.filter((e) => !left.has(e.id));
+      if (entries.length === 0) throw new TrainingDataError(`every entry of ${lib.source} is excluded; nothing is left to train on`);
+      const perMineral = new Map<string, number>();
+      for (const e of entries) perMineral.set(e.mineral, (perMineral.get(e.mineral) ?? 0) + 1);
+      const weights = this.cifs.map(() => 1);
+      for (const e of entries) {
+        try {
+          const crystal = entryCrystal(lib, e);
+          this.cifs.push(preparePhase(crystal, { grid: this.grid, config: this.config }));
+          this.cifCrystals.push(crystal);
+          weights.push(weighting === 'mineral' ? 1 / perMineral.get(e.mineral)! : 1);
+        } catch (err) {
+          this.unreadable.push(`AMCSD ${e.id} ${e.mineral} (${(err as Error).message.split('\n')[0]})`);
+        }
+      }
+      const cumulative = new Float64Array(weights.length);
+      let sum = 0;
+      weights.forEach((w, i) => (cumulative[i] = sum += w));
+      this.cifCumulative = cumulative;
+      this.libraryNote = `${entries.length} library structures of ${perMineral.size} minerals (${lib.entries.length - entries.length} excluded, drawn per ${weighting})`;
+    }
+    this.cifShare = dirs.length || options.library ? (options.cifShare ?? 0.5) : 0;
+    if (!(this.cifShare >= 0 && this.cifShare <= 1)) throw new TrainingDataError(`cifShare must be in [0, 1], got ${this.cifShare}`);
     this.substituteShare = this.cifShare > 0 ? (options.substituteShare ?? 0) : 0;
     if (!(this.substituteShare >= 0 && this.substituteShare <= 1)) throw new TrainingDataError(`substituteShare must be in [0, 1], got ${options.substituteShare}`);
     this.crystalsRoot = new Rng(`${seed}/crystals`);
@@ -325,7 +379,8 @@ export class SimulatedSource implements TrainingSource {
     if (this.cifShare > 0) {
       const skipped = this.unreadable.length ? `; ${this.unreadable.length} unreadable CIFs left out: ${this.unreadable.join(', ')}` : '';
       const variants = this.substituteShare > 0 ? `, ${Math.round(this.substituteShare * 100)} % of them element-substituted variants` : '';
-      parts.push(`${this.cifs.length} CIF structures (${Math.round(this.cifShare * 100)} % of patterns${variants}${skipped})`);
+      const what = this.libraryNote ? `${this.cifs.length} real structures: ${this.libraryNote}` : `${this.cifs.length} CIF structures`;
+      parts.push(`${what} (${Math.round(this.cifShare * 100)} % of patterns${variants}${skipped})`);
     }
     return parts.join(' + ');
   }
@@ -368,7 +423,7 @@ export class SimulatedSource implements TrainingSource {
       const fromCif = this.cifShare > 0 && rng.fork(0).uniform() < this.cifShare;
       const substituted = fromCif && this.variants !== null && rng.fork(3).uniform() < this.substituteShare;
       const pool = substituted ? this.variants!.items : fromCif ? this.cifs : this.pool.items;
-      const self = rng.fork(1).int(0, pool.length - 1);
+      const self = pool === this.cifs && this.cifCumulative ? drawCumulative(this.cifCumulative, rng.fork(1).uniform()) : rng.fork(1).int(0, pool.length - 1);
       const phase = pool[self]!;
       const effects = drawEffects(this.config, rng.fork(2));
       const impurities: Phase[] = [];

@@ -204,7 +204,7 @@ function numberOrNull(t: Token, what: string, file: string): number | null {
 }
 
 // prettier-ignore
-const ELEMENTS = new Set(('H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge ' +
+export const ELEMENT_SYMBOLS: ReadonlySet<string> = new Set(('H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge ' +
   'As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm ' +
   'Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg ' +
   'Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og').split(' '));
@@ -222,10 +222,10 @@ export function parseSpecies(symbol: string): { element: string; charge: number 
   const two = one + m[2].toLowerCase();
   let element: string;
   let rest: string;
-  if (m[2] && ELEMENTS.has(two)) {
+  if (m[2] && ELEMENT_SYMBOLS.has(two)) {
     element = two;
     rest = m[3];
-  } else if (ELEMENTS.has(one) || one === 'D') {
+  } else if (ELEMENT_SYMBOLS.has(one) || one === 'D') {
     element = one;
     rest = m[2] + m[3];
   } else {
