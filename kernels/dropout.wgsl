@@ -4,7 +4,7 @@
 // function of (seed, step, i), so backward re-derives it instead of storing it.
 //
 // Hash: Chris Wellons' "triple32" integer mixer, applied twice with the two keys in between;
-// the CPU reference (src/engine/reference/dropout.ts) computes the same bits.
+// the CPU reference (test/reference/dropout.ts) computes the same bits.
 
 struct Params {
   n: u32,

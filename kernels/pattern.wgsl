@@ -1,6 +1,6 @@
 // Powder pattern rendering: peaks + background + noise on a regular 2-theta grid, clamped at 0,
 // then normalisation to a maximum of 1. Host side and the exact math: src/sim/render.ts; CPU
-// reference: src/sim/reference-render.ts.
+// reference: test/reference/render.ts.
 //
 // Everything is in grid units (index j of point x_j = x0 + j * step), so the peak offset
 // d = (j - ci) - cf is computed from exact integers and a small fraction (fp32 keeps ~1e-7 of a

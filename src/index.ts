@@ -17,6 +17,7 @@ export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './engine
 
 // Raw ops on tensors (forward and backward as separate functions)
 import * as batchNormOps from './engine/ops/batchnorm.ts';
+import * as commonOps from './engine/ops/common.ts';
 import * as conv1dOps from './engine/ops/conv1d.ts';
 import * as denseOps from './engine/ops/dense.ts';
 import * as dropoutOps from './engine/ops/dropout.ts';
@@ -27,6 +28,7 @@ import * as reduceOps from './engine/ops/reduce.ts';
 import * as softmaxXentOps from './engine/ops/softmax-xent.ts';
 export const ops = {
   ...batchNormOps,
+  ...commonOps,
   ...conv1dOps,
   ...denseOps,
   ...dropoutOps,

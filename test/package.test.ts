@@ -16,6 +16,16 @@ describe('the packed package', () => {
     execFileSync(npm, ['pack', '--pack-destination', tmp], { cwd: root, stdio: 'pipe' });
     const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'))!;
     expect(tarball).toMatch(/^xrd-npcnn-\d+\.\d+\.\d+\.tgz$/);
+    // What ships: only the package's declared folders; no test code and no test reference.
+    const packed = execFileSync('tar', ['-tzf', join(tmp, tarball)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.length > 0)
+      .map((f) => f.replace(/^package\//, ''));
+    expect(packed).toContain('dist/index.js');
+    expect(packed).toContain('dist/engine/ops/dropout.js');
+    const shipped = new Set(['dist', 'kernels', 'bin', 'models', 'data', 'README.md', 'package.json', 'LICENSE']);
+    expect(packed.filter((f) => !shipped.has(f.split('/')[0]!))).toEqual([]);
+    expect(packed.filter((f) => /(^|\/)(test|reference)(\/|$)|reference-render|\.test\./.test(f))).toEqual([]);
     const app = join(tmp, 'app');
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', type: 'module', private: true }));

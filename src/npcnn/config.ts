@@ -2,6 +2,7 @@
 // each task, and the architectures (the paper's NPCNN, its SCNN and MLP baselines, and our compact
 // preset) as explicit layer lists. A layer list maps one-to-one onto a PyTorch nn.Sequential, so
 // parameter names ("0.weight", ...) match its state_dict.
+import { windowOutputLength } from '../engine/ops/common.ts';
 import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
 import { DEFAULT_GRID } from '../sim/render.ts';
 import { InputAxisError, networkInputLength } from './input-axis.ts';
@@ -72,11 +73,6 @@ export function taskClasses(task: Task): string[] {
   return task === 'crystal-system' ? [...CRYSTAL_SYSTEMS] : Array.from({ length: 230 }, (_, i) => String(i + 1));
 }
 
-/** Output length of a convolution or pooling window without padding. */
-export function windowOutput(length: number, kernel: number, stride: number): number {
-  return Math.floor((length - kernel) / stride) + 1;
-}
-
 interface ConvBlock {
   out: number;
   kernel: number;
@@ -97,10 +93,10 @@ function convNet(points: number, convs: ConvBlock[], convDropout: number, hidden
     layers.push({ type: 'conv1d', in: channels, out: c.out, kernel: c.kernel, stride: c.stride });
     if (norm) layers.push({ type: 'batchnorm1d', features: c.out });
     layers.push({ type: 'relu' });
-    length = windowOutput(length, c.kernel, c.stride);
+    length = windowOutputLength(length, c.kernel, c.stride);
     if (c.pool) {
       layers.push({ type: 'avgpool1d', ...c.pool });
-      length = windowOutput(length, c.pool.kernel, c.pool.stride);
+      length = windowOutputLength(length, c.pool.kernel, c.pool.stride);
     }
     if (convDropout > 0) layers.push({ type: 'dropout', p: convDropout });
     channels = c.out;
@@ -269,7 +265,7 @@ export function validateModelConfig(raw: unknown, where: string): ModelConfig {
           if (l.in !== ch || !posInt(l.out)) bad(`${at}: in must be ${ch} and out >= 1`);
           ch = l.out;
         }
-        const len = windowOutput(shape[1]!, l.kernel, l.stride);
+        const len = windowOutputLength(shape[1]!, l.kernel, l.stride);
         if (len < 1) bad(`${at}: its window is longer than its input of ${shape[1]}`);
         shape = [ch, len];
         break;

@@ -9,12 +9,13 @@ import * as ag from '../engine/autograd.ts';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
 import { makeDirectory, writeAtomically } from '../engine/files.ts';
 import type { Engine } from '../engine/engine.ts';
+import { windowOutputLength } from '../engine/ops/common.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
 import { segmentMean, segments, type Segments } from '../engine/ops/pool.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensorData } from '../engine/safetensors.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { ModelConfigError, validateModelConfig, windowOutput, type LayerSpec, type ModelConfig } from './config.ts';
+import { ModelConfigError, validateModelConfig, type LayerSpec, type ModelConfig } from './config.ts';
 import { logQBinStarts, networkInputLength } from './input-axis.ts';
 
 /** A model directory that cannot be read (missing, corrupt, or from another model). */
@@ -215,8 +216,8 @@ export class Model {
     let shape = [1, this.inputLength];
     let most = Math.max(this.config.input.points, this.inputLength);
     for (const l of this.config.layers) {
-      if (l.type === 'conv1d') shape = [l.out, windowOutput(shape[1]!, l.kernel, l.stride)];
-      else if (l.type === 'avgpool1d') shape = [shape[0]!, windowOutput(shape[1]!, l.kernel, l.stride)];
+      if (l.type === 'conv1d') shape = [l.out, windowOutputLength(shape[1]!, l.kernel, l.stride)];
+      else if (l.type === 'avgpool1d') shape = [shape[0]!, windowOutputLength(shape[1]!, l.kernel, l.stride)];
       else if (l.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)];
       else if (l.type === 'dense') shape = [l.out];
       most = Math.max(most, shape.reduce((a, b) => a * b, 1));

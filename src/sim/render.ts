@@ -12,7 +12,7 @@
 //     larger batch into several tensors. The caller disposes the tensors.
 //   maxPatternsPerTensor(engine, grid): the largest B one tensor can hold.
 //
-// The math, shared with the CPU reference (reference-render.ts), for point x_j = x0 + j step:
+// The math, shared with the CPU reference (test/reference/render.ts), for point x_j = x0 + j step:
 //   y_j = sum_i area_i * pV_i(x_j - c_i) [only where |x_j - c_i| <= cut_i]
 //         + sum_n cheb_n T_n(t_j) + hump(x_j),    t_j = 2 j / (P - 1) - 1
 //   pV = (1 - eta) G + eta L with unit-area G(d) = (2/H) sqrt(ln2/pi) exp(-4 ln2 d^2/H^2) and

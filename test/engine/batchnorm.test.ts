@@ -6,8 +6,8 @@ import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError } from '../../src/engine/errors.ts';
 import { batchNorm1d, batchNorm1dBackward } from '../../src/engine/ops/batchnorm.ts';
-import { batchNormRef } from '../../src/engine/reference/batchnorm.ts';
-import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
+import { batchNormRef } from '../reference/batchnorm.ts';
+import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {

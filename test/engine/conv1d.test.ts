@@ -17,8 +17,8 @@ import {
   conv1dRef,
   conv1dRefOutputLength,
   type Conv1dRefShape,
-} from '../../src/engine/reference/conv1d.ts';
-import { numericVjp } from '../../src/engine/reference/gradcheck.ts';
+} from '../reference/conv1d.ts';
+import { numericVjp } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {

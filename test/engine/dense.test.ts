@@ -9,8 +9,8 @@ import {
   denseBackwardWeightRef,
   denseRef,
   type DenseDims,
-} from '../../src/engine/reference/dense.ts';
-import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
+} from '../reference/dense.ts';
+import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {

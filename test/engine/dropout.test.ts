@@ -3,8 +3,8 @@ import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
 import { dropout, dropoutBackward, type DropoutParams } from '../../src/engine/ops/dropout.ts';
-import { dropoutMaskRef, dropoutRef } from '../../src/engine/reference/dropout.ts';
-import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
+import { dropoutMaskRef, dropoutRef } from '../reference/dropout.ts';
+import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {

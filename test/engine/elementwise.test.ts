@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
-import { add, addInto, affine, fill, grid1d, logScale, relu, reluBackward, scale } from '../../src/engine/ops/elementwise.ts';
-import { addRef, affineRef, logScaleRef, reluBackwardRef, reluRef } from '../../src/engine/reference/elementwise.ts';
-import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
+import { grid1d } from '../../src/engine/ops/common.ts';
+import { add, addInto, affine, fill, logScale, relu, reluBackward, scale } from '../../src/engine/ops/elementwise.ts';
+import { addRef, affineRef, logScaleRef, reluBackwardRef, reluRef } from '../reference/elementwise.ts';
+import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {

@@ -3,8 +3,8 @@ import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
 import { adamStep, adamwStep } from '../../src/engine/ops/optimizer.ts';
-import { maxRelError } from '../../src/engine/reference/gradcheck.ts';
-import { adamStepRef } from '../../src/engine/reference/optimizer.ts';
+import { maxRelError } from '../reference/gradcheck.ts';
+import { adamStepRef } from '../reference/optimizer.ts';
 
 let engine: Engine;
 beforeAll(async () => {

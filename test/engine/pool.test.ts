@@ -3,8 +3,9 @@ import { data } from '../helpers/data.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
 import { avgPool1d, avgPool1dBackward, segmentMean, segments } from '../../src/engine/ops/pool.ts';
-import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
-import { avgPool1dBackwardRef, avgPool1dOutLength, avgPool1dRef, segmentMeanRef } from '../../src/engine/reference/pool.ts';
+import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
+import { windowOutputLength } from '../../src/engine/ops/common.ts';
+import { avgPool1dBackwardRef, avgPool1dRef, segmentMeanRef } from '../reference/pool.ts';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -29,7 +30,7 @@ describe('avgPool1d', () => {
     it(`forward and backward match the reference on [${shape}] k=${kernel} s=${stride ?? kernel}`, async () => {
       const [n, c, len] = shape as [number, number, number];
       const s = stride ?? kernel;
-      const lo = avgPool1dOutLength(len, kernel, s);
+      const lo = windowOutputLength(len, kernel, s);
       const xv = data(n * c * len, len);
       const dyv = data(n * c * lo, len + 1);
       const x = engine.tensor(xv, shape);
@@ -50,7 +51,7 @@ describe('avgPool1d', () => {
     for (const [shape, kernel, stride] of CASES.slice(0, 6)) {
       const [n, c, len] = shape as [number, number, number];
       const s = stride ?? kernel;
-      const lo = avgPool1dOutLength(len, kernel, s);
+      const lo = windowOutputLength(len, kernel, s);
       const xv = data(n * c * len, 7);
       const dyv = data(n * c * lo, 8);
       const dx = avgPool1dBackward(engine, engine.tensor(dyv, [n, c, lo]), shape, { kernel, stride });

@@ -15,8 +15,8 @@ import {
   sumSquares,
   topK,
 } from '../../src/engine/ops/reduce.ts';
-import { maxRelError, numericVjp } from '../../src/engine/reference/gradcheck.ts';
-import { argmaxRef, rowSumsRef, topKRef } from '../../src/engine/reference/reduce.ts';
+import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
+import { argmaxRef, rowSumsRef, topKRef } from '../reference/reduce.ts';
 
 let engine: Engine;
 beforeAll(async () => {

@@ -23,7 +23,7 @@ import {
 } from '../../src/sim/effects.ts';
 import { Rng } from '../../src/sim/random.ts';
 import { computeReflections } from '../../src/sim/reflections.ts';
-import { renderPatternReference } from '../../src/sim/reference-render.ts';
+import { renderPatternReference } from '../reference/render.ts';
 import type { Grid } from '../../src/sim/render.ts';
 import { detectSpaceGroup } from '../../src/sim/spacegroup.ts';
 import { generateCrystal } from '../../src/sim/synth.ts';

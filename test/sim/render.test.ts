@@ -5,7 +5,7 @@ import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { ShapeError, ValueError } from '../../src/engine/errors.ts';
 import { applyEffects, drawEffects, preparePhase, resolveEffects, type Phase, type PresetName } from '../../src/sim/effects.ts';
 import { Rng } from '../../src/sim/random.ts';
-import { renderPatternReference } from '../../src/sim/reference-render.ts';
+import { renderPatternReference } from '../reference/render.ts';
 import {
   DEFAULT_GRID,
   LORENTZ_WINDOW,

@@ -5,7 +5,7 @@
 import type { Engine } from '../engine.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32 } from './elementwise.ts';
+import { grid1d, requireF32 } from './common.ts';
 
 const BLOCK = 256;
 

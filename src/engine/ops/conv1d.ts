@@ -6,7 +6,7 @@
 import type { Engine, UniformValues } from '../engine.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32 } from './elementwise.ts';
+import { grid1d, requireF32, shapeText, windowOutputLength } from './common.ts';
 
 export interface Conv1dParams {
   /** Step between output positions (default 1). */
@@ -49,10 +49,8 @@ function resolve(op: string, params: Conv1dParams | undefined): Resolved {
 /** Lout = floor((L + 2*padding - dilation*(K-1) - 1) / stride) + 1 (may be <= 0 for too-short inputs). */
 export function conv1dOutputLength(inputLength: number, kernelSize: number, params: Conv1dParams = {}): number {
   const { stride, padding, dilation } = resolve('conv1dOutputLength', params);
-  return Math.floor((inputLength + 2 * padding - dilation * (kernelSize - 1) - 1) / stride) + 1;
+  return windowOutputLength(inputLength, kernelSize, stride, padding, dilation);
 }
-
-const shapeText = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 function requireRank3(op: string, name: string, t: Tensor, layout: string): void {
   requireF32(op, name, t);
@@ -62,7 +60,7 @@ function requireRank3(op: string, name: string, t: Tensor, layout: string): void
 }
 
 function requireOutput(op: string, l: number, k: number, r: Resolved): number {
-  const lout = Math.floor((l + 2 * r.padding - r.dilation * (k - 1) - 1) / r.stride) + 1;
+  const lout = windowOutputLength(l, k, r.stride, r.padding, r.dilation);
   if (lout < 1) {
     throw new ShapeError(
       `${op}: input length ${l} is too short for kernel size ${k} (dilation ${r.dilation}, padding ${r.padding}); ` +

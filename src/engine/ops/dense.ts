@@ -7,7 +7,7 @@
 import type { Engine } from '../engine.ts';
 import { ShapeError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { requireF32 } from './elementwise.ts';
+import { requireF32, shapeText } from './common.ts';
 
 export type DenseVariant = 'regblock' | 'tiled';
 export const DENSE_VARIANTS: readonly DenseVariant[] = ['regblock', 'tiled'];
@@ -37,10 +37,6 @@ export function denseVariant(engine: Engine): DenseVariant {
     throw new ShapeError(`dense: unknown kernel variant "${v}"; use one of ${DENSE_VARIANTS.join(', ')}`);
   }
   return v;
-}
-
-function shapeText(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
 }
 
 function require2d(op: string, name: string, t: Tensor, layout: string): void {

@@ -10,9 +10,8 @@
 // p = 0, the result is a plain copy of the input.
 import type { BindingValue, Engine } from '../engine.ts';
 import { ValueError } from '../errors.ts';
-import { dropoutKeys, dropoutThreshold } from '../reference/dropout.ts';
 import type { Tensor } from '../tensor.ts';
-import { launchStreaming, requireF32 } from './elementwise.ts';
+import { launchStreaming, requireF32 } from './common.ts';
 
 export interface DropoutParams {
   /** Probability of dropping an element, 0 <= p < 1. */
@@ -28,6 +27,31 @@ export interface DropoutParams {
    * features per row passes r * F and gets exactly the rows of the whole batch's mask.
    */
   offset?: number;
+}
+
+/** Chris Wellons' triple32 integer hash (u32 -> u32). */
+export function triple32(v: number): number {
+  let h = v >>> 0;
+  h ^= h >>> 17;
+  h = Math.imul(h, 0xed5ad4bb) >>> 0;
+  h ^= h >>> 11;
+  h = Math.imul(h, 0xac4c1b51) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x31848bab) >>> 0;
+  h ^= h >>> 14;
+  return h >>> 0;
+}
+
+/** The two per-(seed, step) keys of the element hash. */
+export function dropoutKeys(seed: number, step: number): { k1: number; k2: number } {
+  const k1 = triple32((seed ^ triple32((step + 0x9e3779b9) >>> 0)) >>> 0);
+  const k2 = triple32((k1 + 0x632be5ab) >>> 0);
+  return { k1, k2 };
+}
+
+/** Integer threshold: element kept when its hash >= floor(p * 2^32). */
+export function dropoutThreshold(p: number): number {
+  return Math.floor(p * 2 ** 32);
 }
 
 function checkParams(op: string, params: DropoutParams): void {

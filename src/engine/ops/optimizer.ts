@@ -4,7 +4,7 @@
 import type { Engine } from '../engine.ts';
 import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { launchStreaming, requireF32, requireSameShape } from './elementwise.ts';
+import { launchStreaming, requireF32, requireSameShape } from './common.ts';
 
 export interface AdamOptions {
   lr: number;

@@ -2,9 +2,8 @@
 // y [N, C, floor((L - kernel) / stride) + 1]. Used by the SCNN baseline.
 import type { Engine } from '../engine.ts';
 import { ShapeError, ValueError } from '../errors.ts';
-import { avgPool1dOutLength } from '../reference/pool.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32 } from './elementwise.ts';
+import { grid1d, requireF32, windowOutputLength } from './common.ts';
 
 export interface AvgPool1dParams {
   kernel: number;
@@ -33,7 +32,7 @@ function resolve(op: string, inShape: readonly number[], params: AvgPool1dParams
   if (inShape.length !== 3) throw new ShapeError(`${op}: x must be [N, C, L], got [${inShape.join(', ')}]`);
   const [n, c, len] = inShape as [number, number, number];
   if (len < kernel) throw new ShapeError(`${op}: input length L=${len} is shorter than the kernel (${kernel}); x is [${inShape.join(', ')}]`);
-  return { n, c, len, lenOut: avgPool1dOutLength(len, kernel, stride), kernel, stride };
+  return { n, c, len, lenOut: windowOutputLength(len, kernel, stride), kernel, stride };
 }
 
 function uniforms(r: Resolved, row: number) {

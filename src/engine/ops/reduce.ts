@@ -4,7 +4,7 @@
 import type { Engine } from '../engine.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32 } from './elementwise.ts';
+import { grid1d, requireF32 } from './common.ts';
 
 const CHUNK = 256;
 /** Largest k topK supports (the kernel keeps its list in registers). */

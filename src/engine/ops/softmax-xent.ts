@@ -9,7 +9,7 @@
 import type { Engine } from '../engine.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { grid1d, requireF32 } from './elementwise.ts';
+import { grid1d, requireF32 } from './common.ts';
 
 export interface SoftmaxXentOptions {
   /** Multiplies the gradient (default 1): grad = (softmax - onehot) * gradScale / N. */

@@ -1,12 +1,9 @@
 // CPU reference of 1-D average pooling ([N, C, L], no padding, floor mode), float64.
-
-export function avgPool1dOutLength(len: number, kernel: number, stride: number): number {
-  return Math.floor((len - kernel) / stride) + 1;
-}
+import { windowOutputLength } from '../../src/engine/ops/common.ts';
 
 /** x is [rows, len] flattened (rows = N*C); returns [rows, lenOut]. */
 export function avgPool1dRef(x: ArrayLike<number>, rows: number, len: number, kernel: number, stride: number): Float64Array {
-  const lo = avgPool1dOutLength(len, kernel, stride);
+  const lo = windowOutputLength(len, kernel, stride);
   const y = new Float64Array(rows * lo);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < lo; o++) {
@@ -20,7 +17,7 @@ export function avgPool1dRef(x: ArrayLike<number>, rows: number, len: number, ke
 
 /** Scatter form of the backward (a different algorithm from the kernel's gather). */
 export function avgPool1dBackwardRef(dy: ArrayLike<number>, rows: number, len: number, kernel: number, stride: number): Float64Array {
-  const lo = avgPool1dOutLength(len, kernel, stride);
+  const lo = windowOutputLength(len, kernel, stride);
   const dx = new Float64Array(rows * len);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < lo; o++) {

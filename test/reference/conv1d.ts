@@ -2,6 +2,8 @@
 // sides, stride, dilation). float64 inside; Float64Array out. Layouts: x [N, Cin, L],
 // w [Cout, Cin, K], b [Cout], y [N, Cout, Lout].
 
+import { windowOutputLength } from '../../src/engine/ops/common.ts';
+
 type Arr = ArrayLike<number>;
 
 export interface Conv1dRefShape {
@@ -16,7 +18,7 @@ export interface Conv1dRefShape {
 }
 
 export function conv1dRefOutputLength(s: Conv1dRefShape): number {
-  return Math.floor((s.l + 2 * s.padding - s.dilation * (s.k - 1) - 1) / s.stride) + 1;
+  return windowOutputLength(s.l, s.k, s.stride, s.padding, s.dilation);
 }
 
 export function conv1dRef(x: Arr, w: Arr, b: Arr | null, s: Conv1dRefShape): Float64Array {

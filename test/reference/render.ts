@@ -2,7 +2,7 @@
 // peak windows, background, hash-based noise and normalisation as the GPU renderer (see the header
 // of render.ts for the math). Slow by design (every peak against every point in its window).
 
-import { DEFAULT_GRID, DEFAULT_TOLERANCE, LORENTZ_WINDOW, gridOf, hash32, peakCut, profileValue, toleranceOf, uniform01, type Grid, type PatternSpec, type RenderOptions } from './render.ts';
+import { DEFAULT_GRID, DEFAULT_TOLERANCE, LORENTZ_WINDOW, gridOf, hash32, peakCut, profileValue, toleranceOf, uniform01, type Grid, type PatternSpec, type RenderOptions } from '../../src/sim/render.ts';
 
 function normal01(key: number, j: number, s: number): number {
   const u1 = 1 - uniform01(key, j, s);
