@@ -1,5 +1,6 @@
-// A small command-line parser: `--flag value`, `--flag=value`, `-o value`, boolean flags,
-// `--` ends the flags. Unknown flags and bad values raise UsageError (exit code 2).
+// The command-line flags: `--flag value`, `--flag=value`, `-o value`, boolean flags, `--` ends
+// the flags. Unknown flags and bad values raise UsageError (exit code 2).
+import { parseArgs as nodeParseArgs } from 'node:util';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -71,50 +72,44 @@ function convert(spec: FlagSpec, raw: string, where: string): FlagValue {
   }
 }
 
-/** Parse `argv` against `specs`; `where` names the command in messages ('xrd simulate'). */
+/**
+ * Parse `argv` against `specs`; `where` names the command in messages ('xrd simulate'). Node's
+ * util.parseArgs splits the words; the checks and messages are ours. An argument such as -0.5
+ * is a value or a positional, never a flag, and short flags are not bundled (-odir, -ab).
+ */
 export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], where: string): ParsedArgs {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const s of specs) options[s.name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.alias ? { short: s.alias } : {}) };
+  const { tokens } = nodeParseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const byName = new Map(specs.map((s) => [s.name, s]));
-  const byAlias = new Map(specs.filter((s) => s.alias).map((s) => [s.alias as string, s]));
   const flags: Record<string, FlagValue | undefined> = {};
   for (const s of specs) flags[s.name] = s.default;
   const positionals: string[] = [];
   const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    let spec: FlagSpec | undefined;
-    let inline: string | undefined;
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-      inline = eq >= 0 ? a.slice(eq + 1) : undefined;
-      spec = byName.get(name);
-      if (!spec) {
-        const hint = suggest(`--${name}`, specs.map((s) => `--${s.name}`));
-        throw new UsageError(`unknown flag --${name} for '${where}'${hint}; see '${where} --help'`);
-      }
-    } else if (a.startsWith('-') && a.length > 1 && !/^-[\d.]/.test(a)) {
-      spec = byAlias.get(a.slice(1));
-      if (!spec) throw new UsageError(`unknown flag ${a} for '${where}'; see '${where} --help'`);
-    } else {
-      positionals.push(a);
+  let lastIndex = -1;
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') continue;
+    const word = argv[t.index]!;
+    if (t.index === lastIndex) continue; // the rest of a short group or number, handled at its first token
+    lastIndex = t.index;
+    if (t.kind === 'positional' || /^-[\d.]/.test(word)) {
+      positionals.push(word);
       continue;
+    }
+    const spec = byName.get(t.name);
+    if (!word.startsWith('--') && (spec === undefined || word !== t.rawName)) throw new UsageError(`unknown flag ${word} for '${where}'; see '${where} --help'`);
+    if (spec === undefined) {
+      const flag = word.split('=')[0]!;
+      throw new UsageError(`unknown flag ${flag} for '${where}'${suggest(flag, specs.map((s) => `--${s.name}`))}; see '${where} --help'`);
     }
     if (seen.has(spec.name)) throw new UsageError(`--${spec.name} is given twice; give it once`);
     seen.add(spec.name);
     if (spec.type === 'boolean') {
-      flags[spec.name] = inline === undefined ? true : convert(spec, inline, where);
+      flags[spec.name] = t.value === undefined ? true : convert(spec, t.value, where);
       continue;
     }
-    let raw = inline;
-    if (raw === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`--${spec.name} needs a value (${spec.value ?? spec.type}); see '${where} --help'`);
-      raw = argv[++i];
-    }
-    flags[spec.name] = convert(spec, raw, where);
+    if (t.value === undefined) throw new UsageError(`--${spec.name} needs a value (${spec.value ?? spec.type}); see '${where} --help'`);
+    flags[spec.name] = convert(spec, t.value, where);
   }
   return { flags, positionals };
 }

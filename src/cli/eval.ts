@@ -6,7 +6,7 @@ import type { Metrics } from '../npcnn/metrics.ts';
 import type { Model } from '../npcnn/model.ts';
 import type { FileFailure, FilePrediction } from '../npcnn/predict.ts';
 import { UsageError, type FlagValue } from './args.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 import { loadModels, MODEL_FLAG, patternFiles, WAVELENGTH_FLAG } from './models.ts';
 import { Progress } from './progress.ts';
 

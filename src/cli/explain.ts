@@ -2,7 +2,7 @@
 // Thin over npcnn/explain.ts.
 import { writeFileSync } from 'node:fs';
 import { UsageError } from './args.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 import { loadModels, patternFiles, pct, WAVELENGTH_FLAG } from './models.ts';
 
 export const explainCommand: Command = {

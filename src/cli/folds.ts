@@ -6,7 +6,7 @@ import { readLabelledDirectory, toModelGrid } from '../io/patterns.ts';
 import { assignFolds, correlations, foldBaselines } from '../npcnn/folds.ts';
 import { DEFAULT_GRID } from '../sim/render.ts';
 import { InputError, UsageError } from './args.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 
 export const foldsCommand: Command = {
   name: 'folds',

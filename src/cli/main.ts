@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { UsageError, formatFlags, parseArgs, suggest, type FlagSpec, type ParsedArgs } from './args.ts';
-import type { ProgressStream } from './progress.ts';
+import { UsageError, formatFlags, parseArgs, suggest, type FlagSpec } from './args.ts';
+import type { CliIO, Command } from './command.ts';
 import { simulateCommand } from './simulate.ts';
 import { synthCommand } from './synth.ts';
 import { finetuneCommand, trainCommand } from './train.ts';
@@ -15,23 +15,6 @@ import { explainCommand } from './explain.ts';
 import { predictCommand } from './predict.ts';
 import { foldsCommand } from './folds.ts';
 import { serveCommand } from './serve.ts';
-
-export interface CliIO {
-  stdout: ProgressStream;
-  stderr: ProgressStream;
-}
-
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  /** Paragraphs after the usage line. */
-  description?: string;
-  flags: FlagSpec[];
-  examples: string[];
-  /** Resolves to the exit code, or nothing for 0. */
-  run(args: ParsedArgs, io: CliIO): Promise<void | number>;
-}
 
 const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand, serveCommand];
 

@@ -3,7 +3,7 @@
 import { crystalSystemOf } from '../sim/crystal.ts';
 import type { FileFailure, FilePrediction, RankedClass } from '../npcnn/predict.ts';
 import { UsageError } from './args.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 import { loadModels, MODEL_FLAG, patternFiles, pct, WAVELENGTH_FLAG } from './models.ts';
 import { Progress } from './progress.ts';
 

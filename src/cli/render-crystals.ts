@@ -5,7 +5,7 @@ import type { Crystal } from '../sim/crystal.ts';
 import type { FlagSpec } from './args.ts';
 import { UsageError } from './args.ts';
 import { cliGridToGrid, type CliGrid } from './grid.ts';
-import type { CliIO } from './main.ts';
+import type { CliIO } from './command.ts';
 import { Progress } from './progress.ts';
 
 export const PRESETS = ['paper', 'clean', 'realistic'] as const;

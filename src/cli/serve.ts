@@ -1,7 +1,7 @@
 // `xrd serve [--port N]`: serves the browser page (dist-web/) on 127.0.0.1 until Ctrl-C. Thin over
 // web/server.ts.
 import { UsageError } from './args.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 
 export const serveCommand: Command = {
   name: 'serve',

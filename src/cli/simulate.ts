@@ -13,7 +13,7 @@ import { resolveSpaceGroup, spaceGroupInfo, type SpaceGroupSource } from '../sim
 import { patternSvg } from '../plot/pattern-svg.ts';
 import { InputError, UsageError } from './args.ts';
 import { GRID_FLAGS, gridFromFlags, type CliGrid } from './grid.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 import { PRESET_FLAG, presetOf, renderCrystals, type RenderedPattern } from './render-crystals.ts';
 
 export interface SimulateInput {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DatasetWriter, type DatasetLabel, type PatternFormat } from '../sim/dataset-writer.ts';
 import { UsageError } from './args.ts';
 import { GRID_FLAGS, cliGridToGrid, gridFromFlags } from './grid.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 import { Progress } from './progress.ts';
 import { PRIOR_FLAGS, priorFromFlags, spaceGroupWeights } from './priors.ts';
 import { PRESETS, presetOf } from './render-crystals.ts';

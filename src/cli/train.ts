@@ -6,7 +6,7 @@ import { LIBRARY_WEIGHTINGS, type DataOptions } from '../npcnn/data.ts';
 import { SCHEDULES, type Schedule } from '../npcnn/schedule.ts';
 import type { TrainEvent, TrainOptions } from '../npcnn/train.ts';
 import { UsageError, type FlagValue } from './args.ts';
-import type { CliIO, Command } from './main.ts';
+import type { CliIO, Command } from './command.ts';
 import { PRIOR_FLAGS, priorFromFlags } from './priors.ts';
 import { PRESETS, presetOf } from './render-crystals.ts';
 import { parseSpaceGroups } from './synth.ts';
