@@ -6,8 +6,10 @@
 //   options: --batch 64  --min-time 1.0 (seconds per op)  --no-torch
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { scriptArgs } from '../src/cli/args.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
 import { nodeKernelSource } from '../src/engine/node-gpu.ts';
+import { windowOutputLength } from '../src/engine/ops/common.ts';
 import { conv1d, conv1dBackwardInput, conv1dBackwardWeight, conv1dVariant } from '../src/engine/ops/conv1d.ts';
 import { dense, denseBackwardInput, denseBackwardWeight, denseVariant } from '../src/engine/ops/dense.ts';
 import { affine } from '../src/engine/ops/elementwise.ts';
@@ -21,19 +23,17 @@ interface Args {
   torch: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, batch: 64, minTime: 1.0, torch: true };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    if (k === '--json') a.json = true;
-    else if (k === '--no-torch') a.torch = false;
-    else if (k === '--batch') a.batch = Number(argv[++i]);
-    else if (k === '--min-time') a.minTime = Number(argv[++i]);
-    else {
-      console.error(`unknown option ${k}; options: --json --batch N --min-time S --no-torch`);
-      process.exit(2);
-    }
-  }
+function parseArgs(): Args {
+  const { flags } = scriptArgs(
+    [
+      { name: 'json', type: 'boolean', description: 'print one JSON object instead of the table' },
+      { name: 'batch', type: 'int', value: 'N', description: 'batch of the NPCNN shapes', default: 64 },
+      { name: 'min-time', type: 'number', value: 'S', description: 'seconds to time each case for at least', default: 1.0 },
+      { name: 'no-torch', type: 'boolean', description: 'leave out the PyTorch CPU peer' },
+    ],
+    'bench/kernels.ts',
+  );
+  const a: Args = { json: flags.json === true, batch: flags.batch as number, minTime: flags['min-time'] as number, torch: flags['no-torch'] !== true };
   if (!(a.batch >= 1) || !(a.minTime > 0)) {
     console.error('--batch must be >= 1 and --min-time > 0');
     process.exit(2);
@@ -63,7 +63,7 @@ function convCases(batch: number): Case[] {
   ];
   const out: Case[] = [];
   for (const c of layers) {
-    const lout = Math.floor((c.l - c.k) / c.stride) + 1;
+    const lout = windowOutputLength(c.l, c.k, c.stride);
     const flops = 2 * batch * c.cout * lout * c.cin * c.k;
     const shape = `${batch}x${c.cin}x${c.l} k${c.k} s${c.stride} ->${c.cout}`;
     const params = { n: batch, ...c };
@@ -282,7 +282,7 @@ function runTorch(cases: Case[]): TorchResult {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs();
   const files = nodeKernelSource();
   const engine = await createEngine({ kernelSource: (name) => (name === 'bench_ceiling' ? CEILING_WGSL : files(name)) });
   const cases = [...convCases(args.batch), ...denseCases(args.batch)];

@@ -1,6 +1,7 @@
 // CPU stages of the simulator per synthetic structure: generateCrystal, structureFactors,
 // mergeEquivalents (at the sMax preparePhase uses for the given preset).
 //   npx tsx bench/sim-cpu.ts [--n 230] [--preset paper] [--reps 3]
+import { scriptArgs } from '../src/cli/args.ts';
 import { effectsPreset, sMaxFactor, type PresetName } from '../src/sim/effects.ts';
 import { DEFAULT_GRID, gridMax } from '../src/sim/render.ts';
 import { mergeEquivalents, structureFactors } from '../src/sim/reflections.ts';
@@ -8,13 +9,17 @@ import { Rng } from '../src/sim/random.ts';
 import { generateCrystal } from '../src/sim/synth.ts';
 import type { Crystal } from '../src/sim/crystal.ts';
 
-const arg = (name: string, def: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-};
-const n = Number(arg('n', '230'));
-const reps = Number(arg('reps', '3'));
-const config = effectsPreset(arg('preset', 'paper') as PresetName);
+const { flags } = scriptArgs(
+  [
+    { name: 'n', type: 'int', value: 'N', description: 'structures per repetition', default: 230 },
+    { name: 'preset', type: 'string', value: 'NAME', description: 'effects preset', default: 'paper' },
+    { name: 'reps', type: 'int', value: 'N', description: 'repetitions', default: 3 },
+  ],
+  'bench/sim-cpu.ts',
+);
+const n = flags.n as number;
+const reps = flags.reps as number;
+const config = effectsPreset(flags.preset as PresetName);
 const top = Math.min(179, gridMax(DEFAULT_GRID) + 5);
 const sMax = (Math.sin((top / 2) * (Math.PI / 180)) / DEFAULT_GRID.wavelength) * sMaxFactor(config);
 

@@ -24,6 +24,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { scriptArgs } from '../src/cli/args.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
 import { parseCif } from '../src/sim/cif.ts';
 import type { Crystal } from '../src/sim/crystal.ts';
@@ -46,24 +47,30 @@ interface Opts {
   minSeconds: number;
 }
 
-function parseOpts(argv: string[]): Opts {
-  const o: Opts = { json: false, batches: [256, 4096], preset: 'paper', peerSeconds: 8, peerStructures: 40, peer: true, seed: 1, minSeconds: 4 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = (): string => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--json') o.json = true;
-    else if (a === '--no-peer') o.peer = false;
-    else if (a === '--batches') o.batches = next().split(',').map(Number);
-    else if (a === '--preset') o.preset = next() as PresetName;
-    else if (a === '--peer-seconds') o.peerSeconds = Number(next());
-    else if (a === '--peer-structures') o.peerStructures = Number(next());
-    else if (a === '--seed') o.seed = Number(next());
-    else if (a === '--min-seconds') o.minSeconds = Number(next());
-    else throw new Error(`unknown option ${a}; options: --json --batches --preset --peer-seconds --peer-structures --no-peer --seed --min-seconds`);
-  }
+function parseOpts(): Opts {
+  const { flags } = scriptArgs(
+    [
+      { name: 'json', type: 'boolean', description: 'print one JSON object instead of the table' },
+      { name: 'batches', type: 'string', value: 'N,M', description: 'batch sizes', default: '256,4096' },
+      { name: 'preset', type: 'string', value: 'NAME', description: 'effects preset', default: 'paper' },
+      { name: 'peer-seconds', type: 'number', value: 'S', description: 'seconds per peer run', default: 8 },
+      { name: 'peer-structures', type: 'int', value: 'N', description: 'structures the peers simulate', default: 40 },
+      { name: 'no-peer', type: 'boolean', description: 'leave out the pymatgen peer' },
+      { name: 'seed', type: 'int', value: 'N', description: 'random seed', default: 1 },
+      { name: 'min-seconds', type: 'number', value: 'S', description: 'seconds to time each case for at least', default: 4 },
+    ],
+    'bench/sim.ts',
+  );
+  const o: Opts = {
+    json: flags.json === true,
+    batches: (flags.batches as string).split(',').map(Number),
+    preset: flags.preset as PresetName,
+    peerSeconds: flags['peer-seconds'] as number,
+    peerStructures: flags['peer-structures'] as number,
+    peer: flags['no-peer'] !== true,
+    seed: flags.seed as number,
+    minSeconds: flags['min-seconds'] as number,
+  };
   if (o.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--batches needs positive integers, e.g. 256,4096');
   return o;
 }
@@ -235,7 +242,7 @@ function fmtRate(v: number | null): string {
 }
 
 async function main(): Promise<void> {
-  const o = parseOpts(process.argv.slice(2));
+  const o = parseOpts();
   const config = resolveEffects(o.preset);
   const engine = await createEngine();
   const log = (s: string): void => {

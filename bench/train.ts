@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scriptArgs } from '../src/cli/args.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
 import { batchNorm1d, batchNorm1dBackward } from '../src/engine/ops/batchnorm.ts';
 import { windowOutputLength } from '../src/engine/ops/common.ts';
@@ -39,22 +40,30 @@ interface Args {
   profile: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, archs: ['npcnn', 'compact', 'compact-logq'], batches: [64, 256], minTime: 15, torch: true, profile: true };
+function parseArgs(): Args {
+  const { flags } = scriptArgs(
+    [
+      { name: 'json', type: 'boolean', description: 'print one JSON object instead of the table' },
+      { name: 'arch', type: 'string', value: 'A,B', description: 'architectures', default: 'npcnn,compact,compact-logq' },
+      { name: 'batch', type: 'string', value: 'N,M', description: 'batch sizes', default: '64,256' },
+      { name: 'min-time', type: 'number', value: 'S', description: 'seconds to time each case for at least', default: 15 },
+      { name: 'no-torch', type: 'boolean', description: 'leave out the PyTorch CPU peer' },
+      { name: 'no-profile', type: 'boolean', description: 'leave out the per-layer kernel profile' },
+    ],
+    'bench/train.ts',
+  );
+  const a: Args = {
+    json: flags.json === true,
+    archs: (flags.arch as string).split(',') as Architecture[],
+    batches: (flags.batch as string).split(',').map(Number),
+    minTime: flags['min-time'] as number,
+    torch: flags['no-torch'] !== true,
+    profile: flags['no-profile'] !== true,
+  };
   const fail = (m: string): never => {
-    console.error(`${m}; options: --json --arch npcnn,compact,compact-logq --batch 64,256 --min-time S --no-torch --no-profile`);
+    console.error(m);
     process.exit(2);
   };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    if (k === '--json') a.json = true;
-    else if (k === '--no-torch') a.torch = false;
-    else if (k === '--no-profile') a.profile = false;
-    else if (k === '--arch') a.archs = (argv[++i] ?? '').split(',') as Architecture[];
-    else if (k === '--batch') a.batches = (argv[++i] ?? '').split(',').map(Number);
-    else if (k === '--min-time') a.minTime = Number(argv[++i]);
-    else fail(`unknown option ${k}`);
-  }
   if (a.archs.some((x) => !ARCHITECTURES.includes(x))) fail(`--arch takes ${ARCHITECTURES.join(', ')}`);
   if (a.batches.some((b) => !(Number.isInteger(b) && b >= 1)) || !(a.minTime > 0)) fail('--batch needs positive integers and --min-time a positive number');
   return a;
@@ -251,7 +260,7 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseArgs();
   const rows: Row[] = [];
   const profiles: Record<string, OpTime[]> = {};
   let device = '';

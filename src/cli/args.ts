@@ -129,3 +129,22 @@ export function formatFlags(specs: readonly FlagSpec[]): string {
 export class InputError extends Error {
   override name = 'InputError';
 }
+
+/**
+ * The flags of a script (bench/, scripts/): parseArgs on process.argv, with `--help` printing the
+ * flag table; a bad command line prints its one-line message and the table and exits with 2.
+ */
+export function scriptArgs(specs: readonly FlagSpec[], where: string, argv: readonly string[] = process.argv.slice(2)): ParsedArgs {
+  const table = (): string => `usage: ${where} [options]\n${formatFlags(specs)}\n`;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(table());
+    process.exit(0);
+  }
+  try {
+    return parseArgs(argv, specs, where);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\n${table()}`);
+    process.exit(2);
+  }
+}
