@@ -23,7 +23,7 @@ import { adamStep } from '../src/engine/ops/optimizer.ts';
 import { avgPool1d, avgPool1dBackward } from '../src/engine/ops/pool.ts';
 import { sumSquares } from '../src/engine/ops/reduce.ts';
 import { softmaxCrossEntropy } from '../src/engine/ops/softmax-xent.ts';
-import { AdamW } from '../src/engine/parameters.ts';
+import { AdamW } from '../src/engine/optim.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
 import { ARCHITECTURES, modelConfig, type Architecture } from '../src/npcnn/config.ts';
 import { SimulatedSource } from '../src/npcnn/data.ts';

@@ -11,6 +11,7 @@ export * from './engine/errors.ts';
 // Autograd, parameters, optimizers, checkpoints
 export * from './engine/autograd.ts';
 export * from './engine/parameters.ts';
+export * from './engine/optim.ts';
 export * from './engine/checkpoint.ts';
 export * from './engine/files.ts';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './engine/safetensors.ts';

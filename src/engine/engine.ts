@@ -4,17 +4,14 @@
 // a readback needs the results). Uniform values go into per-batch chunks written just before the
 // submit, so recording a dispatch never waits for the GPU.
 import { BufferPool } from './buffer-pool.ts';
-import { EngineDestroyedError, EngineError, KernelError, NoAdapterError, ShapeError } from './errors.ts';
+import { openDevice, type DeviceOptions, type EngineInfo } from './device.ts';
+import { EngineDestroyedError, EngineError, KernelError, ShapeError } from './errors.ts';
 import { checkCompilation, packUniforms, reflectKernel, type EntryInfo, type KernelModule } from './kernel.ts';
 import { Storage, Tensor, checkShape, sizeOf, type DType, type TypedArrayFor } from './tensor.ts';
 
-export type BackendChoice = 'auto' | 'vulkan' | 'metal' | 'd3d12' | 'opengl';
+export type { BackendChoice, DeviceOptions, EngineInfo } from './device.ts';
 
-export interface EngineOptions {
-  /** Which Dawn backend to use in Node ('auto' by default; env XRD_BACKEND overrides). */
-  backend?: BackendChoice;
-  /** A WebGPU entry point (navigator.gpu in a browser). When given, `backend` is ignored. */
-  gpu?: GPU;
+export interface EngineOptions extends DeviceOptions {
   /** Returns the WGSL source of a kernel by name; defaults to reading kernels/<name>.wgsl. */
   kernelSource?: (name: string) => string;
   /** Kernel variant per op family, e.g. { dense: 'tiled' }; env XRD_KERNEL_VARIANTS="dense=tiled,conv1d=direct". */
@@ -30,24 +27,6 @@ export interface EngineOptions {
   wait?: 'sleep' | 'spin';
 }
 
-export interface EngineInfo {
-  backend: string;
-  featureLevel: 'core' | 'compatibility';
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader). */
-  isSoftware: boolean;
-  limits: {
-    maxStorageBufferBindingSize: number;
-    maxBufferSize: number;
-    maxComputeInvocationsPerWorkgroup: number;
-    maxComputeWorkgroupStorageSize: number;
-    maxComputeWorkgroupsPerDimension: number;
-  };
-}
-
 export type UniformValues = Record<string, number | readonly number[]>;
 export type BindingValue = Tensor | UniformValues;
 
@@ -59,50 +38,6 @@ export interface DispatchSpec {
 
 const UNIFORM_CHUNK = 64 * 1024;
 
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe/i;
-
-const INSTALL_HINT =
-  'No WebGPU adapter was found. On a machine with a GPU, install its Vulkan driver (Linux), or use ' +
-  'macOS (Metal) or Windows (D3D12). On a machine without a GPU driver, install the software ' +
-  'Vulkan driver: `sudo bash scripts/install-software-gpu.sh` (Debian/Ubuntu: Mesa lavapipe >= 23 ' +
-  'from bookworm-backports, plus Mesa EGL for the OpenGL fallback). Force a backend with ' +
-  'XRD_BACKEND=vulkan|opengl.';
-
-interface AdapterPick {
-  gpu: GPU;
-  adapter: GPUAdapter;
-  backend: string;
-  featureLevel: 'core' | 'compatibility';
-}
-
-async function pickAdapter(options: EngineOptions): Promise<AdapterPick> {
-  if (options.gpu) {
-    const adapter =
-      (await options.gpu.requestAdapter()) ??
-      (await options.gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions));
-    if (!adapter) throw new NoAdapterError(INSTALL_HINT);
-    const core = adapter.features.has('core-features-and-limits');
-    return { gpu: options.gpu, adapter, backend: 'webgpu', featureLevel: core ? 'core' : 'compatibility' };
-  }
-  const { nodeGpu, defaultBackends } = await import('./node-gpu.ts');
-  const forced = (process.env.XRD_BACKEND as BackendChoice | undefined) || options.backend || 'auto';
-  const valid = ['auto', 'vulkan', 'metal', 'd3d12', 'opengl'];
-  if (!valid.includes(forced)) throw new EngineError(`unknown backend "${forced}"; use one of ${valid.join(', ')}`);
-  const backends = forced === 'auto' ? defaultBackends() : [forced];
-  const tried: string[] = [];
-  // 'auto': a core adapter on any backend first, then a compatibility one.
-  for (const featureLevel of ['core', 'compatibility'] as const) {
-    for (const backend of backends) {
-      if (featureLevel === 'core' && backend === 'opengl') continue;
-      const gpu = nodeGpu(backend);
-      const adapter = await gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions);
-      tried.push(`${backend}/${featureLevel}`);
-      if (adapter) return { gpu, adapter, backend, featureLevel };
-    }
-  }
-  throw new NoAdapterError(`${INSTALL_HINT} (tried ${tried.join(', ')})`);
-}
-
 function parseVariantEnv(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (text ?? '').split(',')) {
@@ -113,42 +48,7 @@ function parseVariantEnv(text: string | undefined): Record<string, string> {
 }
 
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const { gpu, adapter, backend, featureLevel } = await pickAdapter(options);
-  const a = adapter.limits;
-  const wanted = [
-    'maxStorageBufferBindingSize',
-    'maxBufferSize',
-    'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup',
-    'maxComputeWorkgroupSizeX',
-    'maxComputeWorkgroupSizeY',
-    'maxComputeWorkgroupSizeZ',
-    'maxComputeWorkgroupsPerDimension',
-    'maxStorageBuffersPerShaderStage',
-  ] as const;
-  const requiredLimits: Record<string, number> = {};
-  for (const k of wanted) requiredLimits[k] = a[k];
-  const requiredFeatures: GPUFeatureName[] = [];
-  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-  const info = adapter.info;
-  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
-  const engineInfo: EngineInfo = {
-    backend,
-    featureLevel,
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    isSoftware: SOFTWARE_ADAPTER.test(description),
-    limits: {
-      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
-      maxBufferSize: device.limits.maxBufferSize,
-      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
-      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-    },
-  };
+  const { gpu, device, info: engineInfo } = await openDevice(options);
   let source = options.kernelSource;
   if (!source) {
     const { nodeKernelSource } = await import('./node-gpu.ts');

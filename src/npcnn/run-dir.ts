@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AdamW } from '../engine/parameters.ts';
+import type { AdamW } from '../engine/optim.ts';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../engine/safetensors.ts';
 import { curvesSvg } from '../plot/curves-svg.ts';
 import type { ModelConfig } from './config.ts';

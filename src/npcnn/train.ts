@@ -12,7 +12,7 @@ import type { Engine } from '../engine/engine.ts';
 import { checkFreeSpace } from '../engine/files.ts';
 import { addInto } from '../engine/ops/elementwise.ts';
 import { argmax, sumSquares } from '../engine/ops/reduce.ts';
-import { AdamW } from '../engine/parameters.ts';
+import { AdamW } from '../engine/optim.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { gridRows, readLabelledDirectory } from '../io/patterns.ts';
 import { ARCHITECTURES, classIndex, modelConfig, TASKS, type Architecture, type LayerSpec, type ModelConfig, type Task } from './config.ts';

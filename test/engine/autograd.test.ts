@@ -4,7 +4,8 @@ import { AutogradError, FreedTensorError, GraphFreedError, Variable } from '../.
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { windowOutputLength } from '../../src/engine/ops/common.ts';
 import { EngineDestroyedError, ShapeError, ValueError } from '../../src/engine/errors.ts';
-import { Adam, AdamW, Parameters, ParameterError, seededRandom } from '../../src/engine/parameters.ts';
+import { Adam, AdamW } from '../../src/engine/optim.ts';
+import { Parameters, ParameterError, seededRandom } from '../../src/engine/parameters.ts';
 import { adamStepRef } from '../reference/optimizer.ts';
 import { conv1dRef, conv1dRefOutputLength, type Conv1dRefShape } from '../reference/conv1d.ts';
 import { denseRef, type DenseDims } from '../reference/dense.ts';

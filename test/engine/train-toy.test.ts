@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ag from '../../src/engine/autograd.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { argmax } from '../../src/engine/ops/reduce.ts';
-import { Adam, Parameters, seededRandom } from '../../src/engine/parameters.ts';
+import { Adam } from '../../src/engine/optim.ts';
+import { Parameters, seededRandom } from '../../src/engine/parameters.ts';
 import type { Tensor } from '../../src/engine/tensor.ts';
 
 let engine: Engine;
