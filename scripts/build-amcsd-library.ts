@@ -42,9 +42,9 @@ for (const r of refused) {
   const k = r.reason.replace(/'[^']*'/g, "'…'").replace(/[\d.]+/g, 'N');
   reasons.set(k, (reasons.get(k) ?? 0) + 1);
 }
-const minerals = new Set(lib.entries.map((e) => e.mineral)).size;
+const minerals = new Set(lib.entries.filter((e) => e.mineral).map((e) => e.mineral)).size;
 const groups = new Set(lib.entries.map((e) => e.spaceGroup)).size;
 const warned = lib.entries.filter((e) => e.warnings).length;
-console.log(`${read.entries.length + read.refused.length} records: ${lib.entries.length} loaded (${minerals} minerals, ${groups} space groups, ${warned} with a repair noted), ${refused.length} refused`);
+console.log(`${read.entries.length + read.refused.length} records: ${lib.entries.length} loaded (${minerals} named minerals, ${lib.entries.filter((e) => !e.mineral).length} unnamed compounds, ${groups} space groups, ${warned} with a repair noted), ${refused.length} refused`);
 for (const [k, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  ${n}  ${k}`);
 console.log(`wrote ${outPath} (${(bytes.length / 1e6).toFixed(2)} MB) and ${refusedPath} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

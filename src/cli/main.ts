@@ -14,9 +14,10 @@ import { calibrateCommand, evalCommand } from './eval.ts';
 import { explainCommand } from './explain.ts';
 import { predictCommand } from './predict.ts';
 import { foldsCommand } from './folds.ts';
+import { identifyCommand } from './identify.ts';
 import { serveCommand } from './serve.ts';
 
-const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand, serveCommand];
+const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, identifyCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand, serveCommand];
 
 const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' };
 const DEBUG_FLAG: FlagSpec = { name: 'debug', type: 'boolean', description: 'show stack traces of errors' };

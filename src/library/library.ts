@@ -39,6 +39,7 @@ export interface LibrarySite {
 export interface LibraryEntry {
   /** The source's id (AMCSD: seven digits, '0000003'). */
   id: string;
+  /** Mineral name; '' for an unnamed (synthetic) compound. */
   mineral: string;
   formula: string;
   /** Index into the library's settings. */
@@ -136,9 +137,14 @@ function settingOps(s: LibrarySetting): SymOp[] {
   return ops;
 }
 
+/** What an entry is called: its mineral name, or its formula when it has none. */
+export function entryLabel(e: LibraryEntry): string {
+  return e.mineral || e.formula;
+}
+
 /** The name a crystal of the library gets: 'Galena (AMCSD 0000003)'. */
 export function entryName(e: LibraryEntry): string {
-  return `${e.mineral} (AMCSD ${e.id})`;
+  return `${entryLabel(e)} (AMCSD ${e.id})`;
 }
 
 /** An entry as a Crystal: every atom of the cell (symmetry applied), U_iso turned into B. */

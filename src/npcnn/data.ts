@@ -27,7 +27,7 @@ import { readCifStructures } from '../sim/cif.ts';
 import { detectSpaceGroup } from '../sim/spacegroup.ts';
 import { substituteElements } from '../sim/substitute.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
-import { entryCrystal, readLibrary } from '../library/library.ts';
+import { entryCrystal, entryName, readLibrary, type LibraryEntry } from '../library/library.ts';
 
 /** Bad data options or an unusable data source (named, with what to do). */
 export class TrainingDataError extends Error {
@@ -341,17 +341,19 @@ export class SimulatedSource implements TrainingSource {
       const left = new Set(exclude);
       const entries = lib.entries.filter((e) => !left.has(e.id));
       if (entries.length === 0) throw new TrainingDataError(`every entry of ${lib.source} is excluded; nothing is left to train on`);
+      // Unnamed entries (synthetic compounds) count as one mineral per formula.
+      const mineralOf = (e: LibraryEntry): string => e.mineral || `formula ${e.formula}`;
       const perMineral = new Map<string, number>();
-      for (const e of entries) perMineral.set(e.mineral, (perMineral.get(e.mineral) ?? 0) + 1);
+      for (const e of entries) perMineral.set(mineralOf(e), (perMineral.get(mineralOf(e)) ?? 0) + 1);
       const weights = this.cifs.map(() => 1);
       for (const e of entries) {
         try {
           const crystal = entryCrystal(lib, e);
           this.cifs.push(preparePhase(crystal, { grid: this.grid, config: this.config }));
           this.cifCrystals.push(crystal);
-          weights.push(weighting === 'mineral' ? 1 / perMineral.get(e.mineral)! : 1);
+          weights.push(weighting === 'mineral' ? 1 / perMineral.get(mineralOf(e))! : 1);
         } catch (err) {
-          this.unreadable.push(`AMCSD ${e.id} ${e.mineral} (${(err as Error).message.split('\n')[0]})`);
+          this.unreadable.push(`${entryName(e)} (${(err as Error).message.split('\n')[0]})`);
         }
       }
       const cumulative = new Float64Array(weights.length);

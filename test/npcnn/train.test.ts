@@ -362,3 +362,24 @@ describe('space-group priors', () => {
     expect(Array.from(p.spaceGroup).every((g) => g >= 224 && g <= 226)).toBe(true);
   }, 60_000);
 });
+
+describe('structure library in the stream', () => {
+  it('draws library entries per mineral or per entry and never an excluded one', async () => {
+    const lib = (await import('../../src/library/library.ts')).readLibrary();
+    const keep = new Set(['0000789', '0004265', '0006212', '0000003']); // three quartz entries, galena
+    const others = lib.entries.filter((e) => !keep.has(e.id)).map((e) => e.id);
+    const share = (weighting: 'mineral' | 'entry', exclude = others): number[] => {
+      const s = new SimulatedSource(engine, { effects: 'clean', cifShare: 1, library: { exclude, weighting } }, 'library', GRID);
+      const g = Array.from(s.prepare(0, 2000).spaceGroup, (x) => x + 1);
+      return [154, 225].map((n) => g.filter((x) => x === n).length / g.length);
+    };
+    const [qm, gm] = share('mineral');
+    expect(qm! + gm!).toBe(1);
+    expect(Math.abs(gm! - 0.5)).toBeLessThan(0.05); // two minerals, equally often
+    const [, ge] = share('entry');
+    expect(Math.abs(ge! - 0.25)).toBeLessThan(0.05); // four entries, equally often
+    const [q0, g0] = share('mineral', [...others, '0000003']);
+    expect([q0, g0]).toEqual([1, 0]);
+    expect(() => new SimulatedSource(engine, { effects: 'clean', library: { exclude: lib.entries.map((e) => e.id) } }, 'x', GRID)).toThrow(/every entry .* is excluded/);
+  });
+});
