@@ -69,6 +69,12 @@ if (flags['near-out']) {
   const minerals = new Set(lib.entries.filter((e) => nearIds.has(e.id)).map((e) => e.mineral));
   console.log(`${ids.length} library entries (${minerals.size} minerals) correlate >= ${near} with a pattern of ${dir}: ${flags['near-out']}; ${N - ids.length} left`);
 }
-if (flags.json) writeFileSync(flags.json, JSON.stringify({ n, crystalSystem: cs / n, spaceGroup: sg / n, highShare: hi / n }, null, 1));
+if (flags.json) {
+  const files = patterns.map((p, i) => {
+    const m = results[i]!.matches[0];
+    return { file: p.file, space_group: p.spaceGroup, match_space_group: m?.spaceGroup ?? null, match_crystal_system: m?.crystalSystem ?? null, correlation: m ? Number(m.correlation.toFixed(4)) : null, mineral: m?.mineral ?? null };
+  });
+  writeFileSync(flags.json, JSON.stringify({ n, crystalSystem: cs / n, spaceGroup: sg / n, highShare: hi / n, files }, null, 1));
+}
 gpu.dispose();
 engine.destroy();

@@ -2,7 +2,7 @@
 // (checkpoints, log, curves; the directory is also a model directory). Thin over npcnn/train.ts.
 import { ARCHITECTURES, TASKS, type Architecture, type Task } from '../npcnn/config.ts';
 import { readFileSync } from 'node:fs';
-import { LIBRARY_WEIGHTINGS, type DataOptions } from '../npcnn/data.ts';
+import { GENERATORS, LIBRARY_WEIGHTINGS, type DataOptions } from '../npcnn/data.ts';
 import { SCHEDULES, type Schedule } from '../npcnn/schedule.ts';
 import type { TrainEvent, TrainOptions } from '../npcnn/train.ts';
 import { UsageError, type FlagValue } from './args.ts';
@@ -135,6 +135,7 @@ export const trainCommand: Command = {
     { name: 'seed', type: 'int', value: 'N', description: 'seed of weights, data and dropout (default 0)' },
     { name: 'preset', type: 'string', value: 'NAME', description: `effects of simulated patterns: ${PRESETS.join(', ')} (default realistic)` },
     ...PRIOR_FLAGS,
+    { name: 'generator', type: 'string', value: 'NAME', description: "synthetic crystals: random (default) or library (site counts, volumes, elements from the AMCSD's statistics)" },
     { name: 'space-groups', type: 'string', value: 'LIST', description: 'synthetic space groups to draw, e.g. 1-230 or 14,62,225 (default all)' },
     { name: 'pool', type: 'int', value: 'N', description: 'synthetic structures kept in the pool (default 1024)' },
     { name: 'refresh', type: 'int', value: 'N', description: 'new synthetic structures per step (default 32; fewer: the pool gets memorised)' },
@@ -212,6 +213,7 @@ export const trainCommand: Command = {
       options.data = {
         ...(f.preset !== undefined ? { effects: presetOf(f.preset as string) } : {}),
         ...(prior !== undefined ? { prior } : {}),
+        ...(f.generator !== undefined ? { generator: choice('generator', f.generator, GENERATORS) } : {}),
         ...(f['space-groups'] !== undefined ? { spaceGroups: parseSpaceGroups(f['space-groups'] as string) } : {}),
         ...(f.pool !== undefined ? { poolSize: f.pool as number } : {}),
         ...(f.refresh !== undefined ? { refreshPerBatch: f.refresh as number } : {}),

@@ -28,6 +28,7 @@ import { detectSpaceGroup } from '../sim/spacegroup.ts';
 import { substituteElements } from '../sim/substitute.ts';
 import { generateCrystal, SynthesisError } from '../sim/synth.ts';
 import { entryCrystal, entryName, readLibrary, type LibraryEntry } from '../library/library.ts';
+import { libraryStatistics, templateOptions, type LibraryStatistics } from '../library/statistics.ts';
 
 /** Bad data options or an unusable data source (named, with what to do). */
 export class TrainingDataError extends Error {
@@ -37,6 +38,10 @@ export class TrainingDataError extends Error {
 /** How entries of a structure library are drawn: every mineral or every entry equally often. */
 export type LibraryWeighting = 'mineral' | 'entry';
 export const LIBRARY_WEIGHTINGS: readonly LibraryWeighting[] = ['mineral', 'entry'];
+
+/** How synthetic crystals are made (see DataOptions.generator). */
+export type SyntheticGenerator = 'random' | 'library';
+export const GENERATORS: readonly SyntheticGenerator[] = ['random', 'library'];
 
 /** How space groups of synthetic crystals are drawn. */
 export type SpaceGroupPrior = 'uniform' | 'system-balanced';
@@ -51,6 +56,13 @@ export interface DataOptions {
    * (see spaceGroupCounts).
    */
   prior?: SpaceGroupPrior | { counts: number[]; smoothing: number; source?: string };
+  /**
+   * How synthetic crystals are made: 'random' (default: the generator's own ranges) or 'library'
+   * (site counts, general-position shares and volumes per atom of a template entry of the same
+   * group, elements at their frequencies: library/statistics.ts; of the shipped AMCSD, or of
+   * `library.path` when given).
+   */
+  generator?: SyntheticGenerator;
   /** Restrict synthetic crystals to these space groups (weighted by the prior among them). */
   spaceGroups?: number[];
   /** Prepared synthetic structures kept at once (default 1024). */
@@ -282,6 +294,8 @@ export class SimulatedSource implements TrainingSource {
   private readonly variants: RotatingPool | null = null;
   /** CIFs of the directories that could not be read, with the reason. */
   readonly unreadable: string[] = [];
+  /** Real-structure statistics that steer the generator (generator 'library'), else null. */
+  private readonly statistics: LibraryStatistics | null = null;
   /** Cumulative draw weights of `cifs` when a library is in the pool (null: uniform). */
   private readonly cifCumulative: Float64Array | null = null;
   private readonly libraryNote: string = '';
@@ -312,6 +326,9 @@ export class SimulatedSource implements TrainingSource {
       }
       this.weights = this.weights.map((w, i) => (keep.has(i + 1) ? w : 0));
     }
+    const generator = options.generator ?? 'random';
+    if (!GENERATORS.includes(generator)) throw new TrainingDataError(`unknown generator '${generator}'; choose one of ${GENERATORS.join(', ')}`);
+    if (generator === 'library') this.statistics = libraryStatistics(readLibrary(options.library?.path));
     this.poolSize = options.poolSize ?? 1024;
     this.refresh = options.refreshPerBatch ?? 32;
     if (!Number.isInteger(this.poolSize) || this.poolSize < 2) throw new TrainingDataError(`poolSize must be an integer >= 2, got ${this.poolSize}`);
@@ -377,7 +394,7 @@ export class SimulatedSource implements TrainingSource {
 
   describe(): string {
     const parts = [];
-    if (this.cifShare < 1) parts.push(`synthetic crystals (pool ${this.poolSize}, ${this.refresh} new per batch)`);
+    if (this.cifShare < 1) parts.push(`synthetic crystals${this.statistics ? ' from real statistics' : ''} (pool ${this.poolSize}, ${this.refresh} new per batch)`);
     if (this.cifShare > 0) {
       const skipped = this.unreadable.length ? `; ${this.unreadable.length} unreadable CIFs left out: ${this.unreadable.join(', ')}` : '';
       const variants = this.substituteShare > 0 ? `, ${Math.round(this.substituteShare * 100)} % of them element-substituted variants` : '';
@@ -394,7 +411,8 @@ export class SimulatedSource implements TrainingSource {
       const r = rng.fork(attempt);
       const sg = drawSpaceGroup(this.weights, r.fork(0));
       try {
-        return preparePhase(generateCrystal(sg, r.fork(1)), { grid: this.grid, config: this.config });
+        const options = this.statistics ? templateOptions(this.statistics, sg, r.fork(2)) : {};
+        return preparePhase(generateCrystal(sg, r.fork(1), options), { grid: this.grid, config: this.config });
       } catch (e) {
         if (!(e instanceof SynthesisError)) throw e;
       }
