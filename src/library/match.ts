@@ -48,6 +48,8 @@ export const DEFAULT_MATCH: Readonly<MatchSettings> = Object.freeze({
 });
 
 const DEG = Math.PI / 180;
+/** Relative scaling step of the refinement (0.05 %). */
+const REFINE_STEP = 0.0005;
 const SIGMA_PER_FWHM = 1 / (2 * Math.sqrt(2 * Math.LN2));
 
 /** The ln d screening grid for the 2-theta grid (both at the grid's wavelength). */
@@ -332,10 +334,19 @@ export function renderSticks(s: EntrySticks, scale: number, from: number, to: nu
     const sin = Math.sin((s.twoTheta[k]! / 2) * DEG) / scale;
     if (sin >= 1) continue;
     const x = ((2 * Math.asin(sin)) / DEG - grid.twoThetaMin) / grid.step;
-    const w = Math.sqrt(s.intensity[k]! / 100);
     const i0 = Math.max(from, Math.ceil(x - r));
     const i1 = Math.min(to - 1, Math.floor(x + r));
-    for (let i = i0; i <= i1; i++) out[i]! += w * Math.exp(-((i - x) ** 2) / (2 * sigma * sigma));
+    if (i1 < i0) continue;
+    // exp(-(i - x)^2 / 2 sigma^2) by its ratio recurrence: two multiplications a point
+    const inv = 1 / (2 * sigma * sigma);
+    let g = Math.sqrt(s.intensity[k]! / 100) * Math.exp(-((i0 - x) ** 2) * inv);
+    let ratio = Math.exp(-(2 * (i0 - x) + 1) * inv);
+    const step = Math.exp(-2 * inv);
+    for (let i = i0; i <= i1; i++) {
+      out[i]! += g;
+      g *= ratio;
+      ratio *= step;
+    }
   }
   return out;
 }
@@ -457,17 +468,20 @@ export function refineQuery(
     .slice(0, Math.max(top, settings.candidates));
   const buf = new Float32Array(grid.points);
   const matches: Match[] = order.map((e) => {
+    // scalings within one screening bin of the screen's best: a coarse pass, then the neighbours of its best
     const centre = Math.exp(row.shift[e]! * settings.du);
     let best = -Infinity;
     let bestScale = centre;
-    for (let k = -6; k <= 6; k++) {
-      const scale = centre * (1 + k * 0.0005);
+    const tryScale = (scale: number): void => {
       const c = pearson(q.profile, renderSticks(sticks[e]!, scale, q.from, q.to, grid, settings.libraryFwhm, buf), q.from, q.to);
       if (c > best) {
         best = c;
         bestScale = scale;
       }
-    }
+    };
+    for (const k of [-3, -1.5, 0, 1.5, 3]) tryScale(centre * (1 + k * REFINE_STEP));
+    const coarse = bestScale;
+    for (const k of [-1, -0.5, 0.5, 1]) tryScale(coarse * (1 + k * REFINE_STEP));
     const entry = lib.entries[e]!;
     const lines = lineCounts(q, sticks[e]!, bestScale, grid);
     return {
