@@ -238,12 +238,20 @@ async function runTraining(options: Omit<TrainOptions, 'engine'>, io: CliIO): Pr
   const engine = await createEngine();
   const controller = new AbortController();
   let progress: TrainProgress | null = null;
-  const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
+  // Ctrl-C (SIGINT), a cluster's time limit or `docker stop` (SIGTERM) and a closed terminal
+  // (SIGHUP) all stop after the current step with a checkpoint; the exit code is 128 + the
+  // signal's number (130, 143, 129). A second signal quits at once without saving.
+  const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+  let signalCode = 130;
+  const onSignal = (name: keyof typeof SIGNALS): void => {
+    if (controller.signal.aborted) process.exit(SIGNALS[name]);
+    signalCode = SIGNALS[name];
     controller.abort();
-    (progress ?? new TrainProgress(io, 0)).line('xrd train: stopping after this step and saving a checkpoint (Ctrl-C again quits without saving)');
+    const what = name === 'SIGINT' ? 'Ctrl-C' : name;
+    (progress ?? new TrainProgress(io, 0)).line(`xrd train: ${what}: stopping after this step and saving a checkpoint (${what === 'Ctrl-C' ? 'Ctrl-C' : 'the signal'} again quits without saving)`);
   };
-  process.on('SIGINT', onSigint);
+  const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((name) => [name, () => onSignal(name)] as const);
+  for (const [name, h] of handlers) process.on(name, h);
   let stopped = false;
   try {
     for await (const e of train({ ...options, engine, signal: controller.signal })) {
@@ -265,10 +273,10 @@ async function runTraining(options: Omit<TrainOptions, 'engine'>, io: CliIO): Pr
     if (e instanceof TrainOptionsError) throw new UsageError(e.message);
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const [name, h] of handlers) process.off(name, h);
     engine.destroy();
   }
-  return stopped ? 130 : 0;
+  return stopped ? signalCode : 0;
 }
 
 export const finetuneCommand: Command = {

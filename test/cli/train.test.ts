@@ -121,6 +121,20 @@ describe('xrd train', () => {
     expect(r.code).toBe(0);
   }, 180_000);
 
+  it('SIGTERM (a cluster time limit, docker stop) saves a checkpoint too and exits 143', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/xrd.js'), 'train', '--out', 'term', '--steps', '500', '--checkpoint-every', '1000', ...QUICK], { cwd: tmp });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/step \d+\/500/.test(stderr) && !child.killed) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/SIGTERM: stopping after this step/);
+    expect(stderr).toMatch(/stopped at step \d+; checkpoint saved in term/);
+    expect(existsSync(join(tmp, 'term', 'checkpoint.safetensors'))).toBe(true);
+  }, 180_000);
+
   it('bad flags and directories: one line, exit 2 for the command line and 1 for the rest, nothing written', () => {
     const cases: [string[], number, RegExp][] = [
       [['train', '--out', 'x', '--arch', 'resnet'], 2, /--arch must be one of npcnn, npcnn-bn, compact, compact-logq, scnn, mlp, got 'resnet'/],
