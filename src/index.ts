@@ -13,7 +13,7 @@ export * from './engine/autograd.ts';
 export * from './engine/parameters.ts';
 export * from './engine/optim.ts';
 export * from './engine/checkpoint.ts';
-export * from './engine/files.ts';
+export * from './io/files.ts';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './engine/safetensors.ts';
 
 // Raw ops on tensors (forward and backward as separate functions)

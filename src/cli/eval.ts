@@ -91,7 +91,7 @@ export const evalCommand: Command = {
             .slice(0, 6);
           const { patternSources, toModelGrid } = await import('../io/patterns.ts');
           const { evalReportHtml } = await import('../plot/report-html.ts');
-          const { writeAtomically } = await import('../engine/files.ts');
+          const { writeAtomically } = await import('../io/files.ts');
           const grid = model.config.input;
           const sources = new Map(patternSources(files, grid).map((src) => [src.name, src]));
           const { gridTwoTheta } = await import('../sim/render.ts');
@@ -162,7 +162,7 @@ export const calibrateCommand: Command = {
     const files = patternFiles(positionals);
     const { createEngine } = await import('../engine/engine.ts');
     const { loadModel } = await import('../npcnn/model.ts');
-    const { writeAtomically } = await import('../engine/files.ts');
+    const { writeAtomically } = await import('../io/files.ts');
     const { predictFiles } = await import('../npcnn/predict.ts');
     const { applyTemperature, fitTemperature, negativeLogLikelihood } = await import('../npcnn/calibration.ts');
     const { classificationMetrics } = await import('../npcnn/metrics.ts');

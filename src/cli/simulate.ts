@@ -3,7 +3,7 @@
 
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { makeDirectory } from '../engine/files.ts';
+import { makeDirectory } from '../io/files.ts';
 import { readCifStructures, structureOutputName } from '../sim/cif.ts';
 import { crystalSystemOf, type Crystal } from '../sim/crystal.ts';
 import { writePeaksJson } from '../sim/peaks-io.ts';

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from './errors.ts';
-import { makeDirectory, writeAtomically } from './files.ts';
+import { makeDirectory, writeAtomically } from '../io/files.ts';
 import type { Parameters } from './parameters.ts';
 import { SafetensorsError, decodeSafetensors, encodeSafetensors, type NamedTensorData } from './safetensors.ts';
 

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ag from '../engine/autograd.ts';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
-import { makeDirectory, writeAtomically } from '../engine/files.ts';
+import { makeDirectory, writeAtomically } from '../io/files.ts';
 import type { Engine } from '../engine/engine.ts';
 import { windowOutputLength } from '../engine/ops/common.ts';
 import { logScale } from '../engine/ops/elementwise.ts';

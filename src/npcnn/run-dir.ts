@@ -14,7 +14,7 @@ import { decodeSafetensors, encodeSafetensors, SafetensorsError } from '../engin
 import { curvesSvg } from '../plot/curves-svg.ts';
 import type { ModelConfig } from './config.ts';
 import type { Model } from './model.ts';
-import { makeDirectory, writeAtomically } from '../engine/files.ts';
+import { makeDirectory, writeAtomically } from '../io/files.ts';
 import { saveModel } from './model.ts';
 
 export const RUN_FILES = ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg'];

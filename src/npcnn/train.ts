@@ -9,7 +9,7 @@
 // and the gradient norm are read, and AdamW steps with the clipping factor folded into its update.
 import * as ag from '../engine/autograd.ts';
 import type { Engine } from '../engine/engine.ts';
-import { checkFreeSpace } from '../engine/files.ts';
+import { checkFreeSpace } from '../io/files.ts';
 import { addInto } from '../engine/ops/elementwise.ts';
 import { argmax, sumSquares } from '../engine/ops/reduce.ts';
 import { AdamW } from '../engine/optim.ts';

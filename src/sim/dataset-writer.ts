@@ -16,7 +16,7 @@
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { checkFreeSpace, makeDirectory } from '../engine/files.ts';
+import { checkFreeSpace, makeDirectory } from '../io/files.ts';
 import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from './crystal.ts';
 import { npyHeader } from './npy.ts';
 

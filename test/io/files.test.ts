@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkFreeSpace, formatBytes, freeBytes, makeDirectory, writeAtomically } from '../../src/engine/files.ts';
+import { checkFreeSpace, formatBytes, freeBytes, makeDirectory, writeAtomically } from '../../src/io/files.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'xrd-files-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
