@@ -8,11 +8,10 @@ export { Tensor } from './engine/tensor.ts';
 export type { DType } from './engine/tensor.ts';
 export * from './engine/errors.ts';
 
-// Autograd, parameters, optimizers, checkpoints
+// Autograd, parameters, optimizers (checkpoints of a parameter registry: npcnn/model-dir.ts, below)
 export * from './engine/autograd.ts';
 export * from './engine/parameters.ts';
 export * from './engine/optim.ts';
-export * from './engine/checkpoint.ts';
 export * from './io/files.ts';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './engine/safetensors.ts';
 
@@ -59,6 +58,7 @@ export * from './plot/pattern-svg.ts';
 // Classifier: model configs and directories, training, inference
 export * from './npcnn/config.ts';
 export * from './npcnn/model.ts';
+export * from './npcnn/model-dir.ts';
 export * from './npcnn/data.ts';
 export * from './npcnn/schedule.ts';
 export * from './npcnn/train.ts';

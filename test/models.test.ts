@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
-import { loadModel } from '../src/npcnn/model.ts';
+import { loadModel } from '../src/npcnn/model-dir.ts';
 import { predictRows } from '../src/npcnn/predict.ts';
 import { readCif } from '../src/sim/cif.ts';
 import { simulate } from '../src/sim/stream.ts';

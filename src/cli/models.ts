@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine/engine.ts';
 import { PATTERN_EXTENSIONS, patternFilesIn } from '../io/patterns.ts';
-import { loadModel, type Model } from '../npcnn/model.ts';
+import type { Model } from '../npcnn/model.ts';
+import { loadModel } from '../npcnn/model-dir.ts';
 import { InputError, UsageError } from './args.ts';
 
 /** The models shipped in the repository, in the order predict reports them. */

@@ -158,3 +158,34 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents {
   }
   return { tensors, metadata };
 }
+
+export interface NamedTensorCheck {
+  /** The file, for messages. */
+  where: string;
+  /** A tensor of the file that nothing wants is an error. */
+  strict: boolean;
+  /** The end of the message for such a tensor (after "that the model does not have; "). */
+  strictHint: string;
+  /** Makes the error for a message and the tensor it is about. */
+  error: (message: string, tensorName: string) => Error;
+}
+
+/**
+ * Checks a file's tensors against the names and shapes a model wants: every wanted name present
+ * with its shape and, when strict, nothing else (names in `ignore` excepted). Throws the first
+ * mismatch; returns nothing, so callers write only after everything matched.
+ */
+export function checkNamedTensors(want: ReadonlyMap<string, readonly number[]>, tensors: ReadonlyMap<string, NamedTensorData>, check: NamedTensorCheck, ignore: ReadonlySet<string> = new Set()): void {
+  const text = (s: readonly number[]): string => `[${s.join(', ')}]`;
+  for (const [name, shape] of want) {
+    const t = tensors.get(name);
+    if (!t) throw check.error(`${check.where} has no tensor "${name}" (the model needs it with shape ${text(shape)}); was it saved from another model?`, name);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw check.error(`${check.where}: tensor "${name}" has shape ${text(t.shape)} but the model expects ${text(shape)}; check that config.json matches the weights`, name);
+    }
+  }
+  if (!check.strict) return;
+  for (const name of tensors.keys()) {
+    if (!want.has(name) && !ignore.has(name)) throw check.error(`${check.where} has a tensor "${name}" that the model does not have; ${check.strictHint}`, name);
+  }
+}

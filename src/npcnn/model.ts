@@ -1,19 +1,13 @@
 // A classifier built from a ModelConfig: a sequential stack of layers that own their parameters
 // (named as in a PyTorch nn.Sequential state_dict: "<index>.weight", "<index>.bias"), PyTorch's
-// default initialisation, the input transform, and model directories on disk (config.json +
-// weights.safetensors).
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// default initialisation and the input transform. Model directories on disk are model-dir.ts.
 import * as ag from '../engine/autograd.ts';
-import { CONFIG_FILE, WEIGHTS_FILE } from '../engine/checkpoint.ts';
-import { makeDirectory, writeAtomically } from '../io/files.ts';
 import type { Engine } from '../engine/engine.ts';
 import { windowOutputLength } from '../engine/ops/common.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
 import { segmentMean, segments, type Segments } from '../engine/ops/pool.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensorData } from '../engine/safetensors.ts';
+import { checkNamedTensors, type NamedTensorData } from '../engine/safetensors.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { ModelConfigError, validateModelConfig, type LayerSpec, type ModelConfig } from './config.ts';
 import { logQBinStarts, networkInputLength } from './input-axis.ts';
@@ -139,14 +133,7 @@ export class Model {
     for (const [name, t] of this.buffers) want.set(name, t.shape);
     for (const i of this.batchesTracked.keys()) want.set(`${i}.num_batches_tracked`, []);
     for (const name of keep) want.delete(name);
-    for (const [name, shape] of want) {
-      const t = tensors.get(name);
-      if (!t) throw new ModelLoadError(`${where} has no tensor "${name}" (the model needs it with shape [${shape.join(', ')}]); was it saved from another model?`);
-      if (t.shape.join() !== shape.join()) throw new ModelLoadError(`${where}: tensor "${name}" has shape [${t.shape.join(', ')}] but the model expects [${shape.join(', ')}]; check that config.json matches the weights`);
-    }
-    if (strict) {
-      for (const name of tensors.keys()) if (!want.has(name) && !keep.has(name)) throw new ModelLoadError(`${where} has a tensor "${name}" that the model does not have; it was saved from another model`);
-    }
+    checkNamedTensors(want, tensors, { where, strict, strictHint: 'it was saved from another model', error: (m) => new ModelLoadError(m) }, keep);
     for (const p of this.params) if (want.has(p.name)) this.engine.write(p.data, tensors.get(p.name)!.data);
     for (const [name, t] of this.buffers) if (want.has(name)) this.engine.write(t, tensors.get(name)!.data);
     for (const i of this.batchesTracked.keys()) if (want.has(`${i}.num_batches_tracked`)) this.batchesTracked.set(i, tensors.get(`${i}.num_batches_tracked`)!.data[0]!);
@@ -237,101 +224,4 @@ export class Model {
 /** A new model with freshly initialised parameters (PyTorch's defaults, from config.seed). */
 export function createModel(engine: Engine, config: ModelConfig): Model {
   return new Model(engine, validateModelConfig(config, 'model config'));
-}
-
-/** Writes the model directory (config.json + weights.safetensors, each replaced atomically). */
-export async function saveModel(dir: string, model: Model, metadata: Record<string, string> = {}): Promise<void> {
-  // "format": "pt" is what PyTorch-side safetensors loaders expect to find.
-  const bytes = encodeSafetensors(await model.stateTensors(), { format: 'pt', ...metadata });
-  makeDirectory(dir);
-  await writeAtomically(join(dir, WEIGHTS_FILE), bytes);
-  await writeAtomically(join(dir, CONFIG_FILE), `${JSON.stringify(model.config, null, 2)}\n`);
-}
-
-async function readModelFile(dir: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(join(dir, file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelLoadError(
-      code === 'ENOENT' ? `${dir} is not a model directory (no ${file}); a model directory holds ${CONFIG_FILE} and ${WEIGHTS_FILE}` : `cannot read ${join(dir, file)}: ${(e as Error).message}`,
-    );
-  }
-}
-
-/** The checked config.json of a model directory. */
-export function readModelConfig(dir: string): ModelConfig {
-  const path = join(dir, CONFIG_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelLoadError(code === 'ENOENT' ? `${dir} is not a model directory (no ${CONFIG_FILE}); a model directory holds ${CONFIG_FILE} and ${WEIGHTS_FILE}` : `cannot read ${path}: ${(e as Error).message}`);
-  }
-  return parseModelConfig(text, path);
-}
-
-/** A config.json's text, checked; `where` names the file in errors. */
-export function parseModelConfig(text: string, where: string): ModelConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ModelLoadError(`${where} is not valid JSON (${(e as Error).message}); the file is damaged`);
-  }
-  try {
-    return validateModelConfig(raw, where);
-  } catch (e) {
-    if (e instanceof ModelConfigError) throw new ModelLoadError(e.message);
-    throw e;
-  }
-}
-
-/**
- * A model from the contents of its two files (config.json text, weights.safetensors bytes), e.g.
- * fetched by a browser; `where` names the model in errors (a directory or URL).
- */
-export function modelFromBytes(engine: Engine, configText: string, weights: Uint8Array, where: string): Model {
-  const model = new Model(engine, parseModelConfig(configText, `${where}/${CONFIG_FILE}`));
-  try {
-    setWeightsFromBytes(model, weights, `${where}/${WEIGHTS_FILE}`);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
-}
-
-function setWeightsFromBytes(model: Model, bytes: Uint8Array, where: string, keep?: ReadonlySet<string>): void {
-  let tensors: Map<string, NamedTensorData>;
-  try {
-    tensors = decodeSafetensors(bytes).tensors;
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelLoadError(`${where}: ${e.message}`);
-    throw e;
-  }
-  model.loadState(tensors, where, true, keep);
-}
-
-/** Reads a model directory written by saveModel (or by training). */
-export async function loadModel(engine: Engine, dir: string): Promise<Model> {
-  const model = new Model(engine, readModelConfig(dir));
-  try {
-    await loadWeights(model, dir);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
-}
-
-/**
- * Copies a model directory's weights into a model of the same layers (e.g. to fine-tune it).
- * Tensors named in `keep` stay as they are in the model (their saved values, of any shape, are
- * ignored): a new output layer for another task keeps its fresh initialisation.
- */
-export async function loadWeights(model: Model, dir: string, keep?: ReadonlySet<string>): Promise<void> {
-  const bytes = await readModelFile(dir, WEIGHTS_FILE);
-  setWeightsFromBytes(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), join(dir, WEIGHTS_FILE), keep);
 }

@@ -15,7 +15,7 @@ import { curvesSvg } from '../plot/curves-svg.ts';
 import type { ModelConfig } from './config.ts';
 import type { Model } from './model.ts';
 import { makeDirectory, writeAtomically } from '../io/files.ts';
-import { saveModel } from './model.ts';
+import { saveModel } from './model-dir.ts';
 
 export const RUN_FILES = ['run.json', 'checkpoint.safetensors', 'config.json', 'weights.safetensors', 'log.jsonl', 'curves.svg'];
 const RUN_SCHEMA = 'xrd-npcnn/run';

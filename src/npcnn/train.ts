@@ -18,7 +18,8 @@ import { gridRows, readLabelledDirectory } from '../io/patterns.ts';
 import { ARCHITECTURES, classIndex, modelConfig, TASKS, type Architecture, type LayerSpec, type ModelConfig, type Task } from './config.ts';
 import { filesOfFold, MeasuredSource, trainingSource, type DataOptions, type PreparedBatch, type TrainingSource } from './data.ts';
 import { chunks, maxMicroBatch, score } from './infer.ts';
-import { createModel, loadWeights, readModelConfig, type Model } from './model.ts';
+import { createModel, type Model } from './model.ts';
+import { loadWeights, readModelConfig } from './model-dir.ts';
 import { loadRun, prepareNewRun, readRunFile, removeUnfinishedRun, saveRun, type RunFile, type TrainState } from './run-dir.ts';
 import { learningRate, SCHEDULES, type Schedule } from './schedule.ts';
 

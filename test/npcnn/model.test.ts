@@ -10,7 +10,8 @@ import * as ag from '../../src/engine/autograd.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { decodeSafetensors } from '../../src/engine/safetensors.ts';
 import { modelConfig, validateModelConfig, ModelConfigError, type Architecture } from '../../src/npcnn/config.ts';
-import { createModel, loadModel, saveModel, ModelLoadError } from '../../src/npcnn/model.ts';
+import { createModel, ModelLoadError } from '../../src/npcnn/model.ts';
+import { loadModel, saveModel } from '../../src/npcnn/model-dir.ts';
 import { encodeNpy } from '../../src/sim/npy.ts';
 import { simulate } from '../../src/sim/stream.ts';
 

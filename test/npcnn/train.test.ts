@@ -11,7 +11,8 @@ import { decodeSafetensors } from '../../src/engine/safetensors.ts';
 import { modelConfig, type ModelConfig } from '../../src/npcnn/config.ts';
 import { SimulatedSource, trainingSource } from '../../src/npcnn/data.ts';
 import { chunks } from '../../src/npcnn/infer.ts';
-import { createModel, loadModel } from '../../src/npcnn/model.ts';
+import { createModel } from '../../src/npcnn/model.ts';
+import { loadModel } from '../../src/npcnn/model-dir.ts';
 import { accumulateGradients, train, TrainingDivergedError, type TrainEvent, type TrainOptions } from '../../src/npcnn/train.ts';
 
 let engine: Engine;

@@ -10,7 +10,7 @@ import {
   CheckpointTensorError,
   loadCheckpoint,
   saveCheckpoint,
-} from '../../src/engine/checkpoint.ts';
+} from '../../src/npcnn/model-dir.ts';
 import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { Parameters, seededRandom } from '../../src/engine/parameters.ts';
 import { SafetensorsError, decodeSafetensors, encodeSafetensors } from '../../src/engine/safetensors.ts';
