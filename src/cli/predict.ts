@@ -1,5 +1,6 @@
 // `xrd predict`: classify pattern files with one or more models (table, JSON or CSV). Thin over
 // npcnn/predict.ts.
+import { existsSync } from 'node:fs';
 import { crystalSystemOf } from '../sim/crystal.ts';
 import type { FileFailure, FilePrediction, RankedClass } from '../npcnn/predict.ts';
 import { UsageError } from './args.ts';
@@ -12,6 +13,9 @@ interface FileResult {
   crystal_system?: { label: string; probability: number; top: RankedClass[]; derived?: boolean };
   space_group?: { number: number; symbol: string; probability: number; top: RankedClass[] };
   coverage?: { from: number; to: number; fraction: number };
+  /** Whether the pattern can carry a prediction (npcnn/quality.ts), and why not. */
+  quality?: { verdict: string; peaks: number; snr: number };
+  warnings?: string[];
   error?: string;
 }
 
@@ -56,7 +60,9 @@ export const predictCommand: Command = {
     if (!(batch >= 1)) throw new UsageError(`--batch must be at least 1, got ${batch}`);
     const wavelength = f.wavelength as number | undefined;
     if (wavelength !== undefined && !(wavelength > 0)) throw new UsageError(`--wavelength must be a positive number of angstrom, got ${wavelength}`);
-    const files = patternFiles(positionals);
+    // A path that does not exist is a failed file; the others go on.
+    const missing = positionals.filter((p) => !existsSync(p));
+    const files = patternFiles(positionals.filter((p) => existsSync(p)));
     const { createEngine } = await import('../engine/engine.ts');
     const { predictFiles } = await import('../npcnn/predict.ts');
     const engine = await createEngine();
@@ -88,6 +94,7 @@ export const predictCommand: Command = {
     } finally {
       engine.destroy();
     }
+    for (const file of missing) results.set(file, { file, error: `${file} does not exist` });
     const rows = [...results.values()];
     if (f.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     else if (f.csv) io.stdout.write(csv(rows, top));
@@ -103,6 +110,8 @@ function record(results: Map<string, FileResult>, task: string, predictions: Fil
   for (const p of predictions) {
     const r = results.get(p.file)!;
     r.coverage = { from: round(p.coverage.from, 2), to: round(p.coverage.to, 2), fraction: round(p.coverage.fraction, 4) };
+    r.quality = { verdict: p.quality.verdict, peaks: p.quality.peaks, snr: p.quality.snr };
+    r.warnings = p.quality.warnings;
     if (task === 'space-group') {
       const best = p.top[0]!;
       r.space_group = { number: Number(best.label), symbol: best.symbol!, probability: best.probability, top: p.top.slice(0, k) };
@@ -127,12 +136,14 @@ function table(rows: FileResult[]): string {
     const sg = r.space_group ? `${r.space_group.number} ${r.space_group.symbol} ${pct(r.space_group.probability)}` : '-';
     const top = (r.space_group?.top ?? r.crystal_system?.top ?? []).map((t) => `${t.symbol ? `${t.label} ${t.symbol}` : t.label} ${pct(t.probability)}`).join(', ');
     const cov = r.coverage && r.coverage.fraction < 0.999 ? ` (measured ${r.coverage.from}-${r.coverage.to} deg only)` : '';
-    return [r.file + cov, cs, sg, top];
+    return [r.file + cov, r.quality?.verdict ?? '', cs, sg, top];
   });
-  const head = ['file', 'crystal system', 'space group', 'top classes'];
-  const w = head.map((h, i) => Math.max(h.length, ...lines.filter((l) => !l[1]!.startsWith('error')).map((l) => l[i]!.length)));
-  const fmt = (l: string[]) => (l[1]!.startsWith('error') ? `${l[0]!.padEnd(w[0]!)}  ${l[1]}` : l.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c)).join('  '));
-  return [fmt(head), ...lines.map(fmt)].join('\n') + '\n';
+  const head = ['file', 'quality', 'crystal system', 'space group', 'top classes'];
+  const isError = (l: string[]) => l[1]!.startsWith('error');
+  const w = head.map((h, i) => Math.max(h.length, ...lines.filter((l) => !isError(l)).map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => (isError(l) ? `${l[0]!.padEnd(w[0]!)}  ${l[1]}` : l.map((c, i) => (i < 4 ? c.padEnd(w[i]!) : c)).join('  '));
+  const notes = rows.filter((r) => r.warnings?.length).map((r) => `${r.file}: ${r.quality!.verdict}: ${r.warnings!.join('; ')}`);
+  return [fmt(head), ...lines.map(fmt)].join('\n') + '\n' + (notes.length ? `\n${notes.join('\n')}\n` : '');
 }
 
 function csvCell(s: string | number): string {
@@ -143,7 +154,7 @@ function csvCell(s: string | number): string {
 function csv(rows: FileResult[], k: number): string {
   const head = ['file', 'crystal_system', 'crystal_system_probability', 'space_group', 'space_group_symbol', 'space_group_probability'];
   for (let i = 1; i <= k; i++) head.push(`top${i}`, `top${i}_probability`);
-  head.push('coverage_from', 'coverage_to', 'error');
+  head.push('coverage_from', 'coverage_to', 'quality', 'peaks', 'warnings', 'error');
   const out = [head.join(',')];
   for (const r of rows) {
     const topList = r.space_group?.top ?? r.crystal_system?.top ?? [];
@@ -156,7 +167,7 @@ function csv(rows: FileResult[], k: number): string {
       r.space_group?.probability ?? '',
     ];
     for (let i = 0; i < k; i++) cells.push(topList[i]?.label ?? '', topList[i]?.probability ?? '');
-    cells.push(r.coverage?.from ?? '', r.coverage?.to ?? '', r.error ?? '');
+    cells.push(r.coverage?.from ?? '', r.coverage?.to ?? '', r.quality?.verdict ?? '', r.quality?.peaks ?? '', (r.warnings ?? []).join('; '), r.error ?? '');
     out.push(cells.map(csvCell).join(','));
   }
   return out.join('\n') + '\n';

@@ -19,6 +19,7 @@ import { topK } from '../engine/ops/reduce.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { toModelGrid, type MeasuredPattern } from '../io/pattern-text.ts';
 import { crystalSystemOf, type CrystalSystem } from '../sim/crystal.ts';
+import { lowerEnvelope } from '../sim/envelope.ts';
 import { DEFAULT_GRID, type Grid } from '../sim/render.ts';
 import { entryLabel, type Library } from './library.ts';
 import type { EntrySticks } from './peaks.ts';
@@ -80,27 +81,6 @@ export interface PreparedQuery {
   binTo: number;
   /** Median of `profile` over the coverage: the noise floor for counting found lines. */
   floor: number;
-}
-
-/** Rolling minimum then rolling mean over `w` points of v[from, to): a smooth lower envelope. */
-function background(v: Float32Array, from: number, to: number, w: number): Float32Array {
-  const h = Math.max(1, Math.floor(w / 2));
-  const min = new Float32Array(v.length);
-  for (let i = from; i < to; i++) {
-    let m = Infinity;
-    for (let j = Math.max(from, i - h); j < Math.min(to, i + h + 1); j++) m = Math.min(m, v[j]!);
-    min[i] = m;
-  }
-  const out = new Float32Array(v.length);
-  let sum = 0;
-  let lo = from;
-  let hi = from;
-  for (let i = from; i < to; i++) {
-    while (hi < Math.min(to, i + h + 1)) sum += min[hi++]!;
-    while (lo < Math.max(from, i - h)) sum -= min[lo++]!;
-    out[i] = sum / (hi - lo);
-  }
-  return out;
 }
 
 /** Gaussian smoothing of v[from, to) with sigma in points (truncated at 4 sigma). */
@@ -188,7 +168,7 @@ export function prepareQuery(p: MeasuredPattern, settings: MatchSettings = DEFAU
 
 /** prepareQuery for a profile already on the grid (intensities >= 0 over [from, to)). */
 export function prepareProfile(file: string, values: Float32Array, from: number, to: number, settings: MatchSettings = DEFAULT_MATCH, grid: Grid = DEFAULT_GRID): PreparedQuery {
-  const bg = background(values, from, to, Math.round(settings.backgroundWindow / grid.step));
+  const bg = lowerEnvelope(values, from, to, Math.max(1, Math.floor(settings.backgroundWindow / grid.step / 2)));
   const root = new Float32Array(grid.points);
   for (let i = from; i < to; i++) root[i] = Math.sqrt(Math.max(0, values[i]! - bg[i]!));
   const profile = smooth(root, from, to, (settings.queryFwhm * SIGMA_PER_FWHM) / grid.step);

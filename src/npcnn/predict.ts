@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.ts';
 import { patternSources, toModelGrid, type GridCoverage, type MeasuredPattern } from '../io/patterns.ts';
 import { spaceGroupInfo } from '../sim/spacegroup.ts';
 import { probabilities } from './infer.ts';
+import { finiteProbabilities, patternQuality, type PatternQuality } from './quality.ts';
 import type { Model } from './model.ts';
 
 export interface RankedClass {
@@ -20,6 +21,8 @@ export interface FilePrediction {
   /** Top classes, most probable first. */
   top: RankedClass[];
   coverage: GridCoverage;
+  /** Whether the pattern can carry a prediction at all (peaks, coverage, noise). */
+  quality: PatternQuality;
   /** The file's own label from its header, when it has one. */
   truth: { spaceGroup: number | null; crystalSystem: string | null };
 }
@@ -27,6 +30,11 @@ export interface FilePrediction {
 export interface FileFailure {
   file: string;
   error: string;
+}
+
+/** The model gave non-finite or out-of-range probabilities: its weights are broken. */
+export class NonFiniteOutputError extends Error {
+  override name = 'NonFiniteOutputError';
 }
 
 export function rankClasses(model: Model, probs: ArrayLike<number>, k: number): RankedClass[] {
@@ -76,11 +84,15 @@ export async function predictFiles(model: Model, files: string[], o: PredictOpti
       ok.forEach((r, i) => rows.set(r.values, i * grid.points));
       const probs = await predictRows(model.engine, model, rows, ok.length);
       const c = model.classes.length;
+      if (!finiteProbabilities(probs)) {
+        throw new NonFiniteOutputError(`the ${model.config.task} model gives non-finite probabilities (NaN or infinity): its weights are damaged; restore or retrain it`);
+      }
       ok.forEach((r, i) =>
         predictions.push({
           file: r.pattern.file,
           top: rankClasses(model, probs.subarray(i * c, (i + 1) * c), o.top ?? 5),
           coverage: r.coverage,
+          quality: patternQuality(r.values, r.coverage, grid),
           truth: { spaceGroup: r.pattern.spaceGroup, crystalSystem: r.pattern.crystalSystem },
         }),
       );

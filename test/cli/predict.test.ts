@@ -34,6 +34,8 @@ interface Row {
   file: string;
   crystal_system?: { label: string; probability: number; top: { label: string; probability: number }[] };
   coverage?: { from: number; to: number; fraction: number };
+  quality?: { verdict: string; peaks: number; snr: number };
+  warnings?: string[];
   error?: string;
 }
 
@@ -43,8 +45,10 @@ describe('xrd predict', () => {
     const args = ['predict', '--model', 'model', ...files.slice(0, 2), 'broken.xy'];
     const t = xrd(args);
     expect(t.code).toBe(1);
-    expect(t.stdout.split('\n')[0]).toMatch(/^file\s+crystal system\s+space group\s+top classes/);
-    expect(t.stdout).toMatch(/labelled\/p0.xy\s+\w+ \d+\.\d%/);
+    expect(t.stdout.split('\n')[0]).toMatch(/^file\s+quality\s+crystal system\s+space group\s+top classes/);
+    // four peaks: a class, but flagged
+    expect(t.stdout).toMatch(/labelled\/p0.xy\s+doubtful\s+\w+ \d+\.\d%/);
+    expect(t.stdout).toMatch(/labelled\/p0.xy: doubtful: only 4 peaks above the noise/);
     expect(t.stdout).toMatch(/broken.xy\s+error: broken.xy:2: intensity 'nan' is not a finite number/);
     expect(t.stderr).toMatch(/1 of 3 files could not be classified/);
 
@@ -59,12 +63,14 @@ describe('xrd predict', () => {
       const sum = r.crystal_system!.top.reduce((a, x) => a + x.probability, 0);
       expect(sum).toBeLessThanOrEqual(1 + 1e-6);
       expect(r.coverage!.fraction).toBeCloseTo(1, 2);
+      expect(r.quality).toEqual({ verdict: 'doubtful', peaks: 4, snr: expect.any(Number) });
+      expect(r.warnings).toHaveLength(1);
     }
     expect(rows[2]!.error).toMatch(/not a finite number/);
 
     const c = xrd([...args, '--csv', '--top', '2']);
     const lines = c.stdout.trim().split('\n');
-    expect(lines[0]).toBe('file,crystal_system,crystal_system_probability,space_group,space_group_symbol,space_group_probability,top1,top1_probability,top2,top2_probability,coverage_from,coverage_to,error');
+    expect(lines[0]).toBe('file,crystal_system,crystal_system_probability,space_group,space_group_symbol,space_group_probability,top1,top1_probability,top2,top2_probability,coverage_from,coverage_to,quality,peaks,warnings,error');
     expect(lines).toHaveLength(4);
   }, 180_000);
 
@@ -84,9 +90,26 @@ describe('xrd predict', () => {
     const m = xrd(['predict', '--model', 'nothing', files[0]!]);
     expect(m.stderr.trim()).toMatch(/^xrd: nothing is not a model directory \(no config.json\)/);
     expect(m.code).toBe(1);
-    const f = xrd(['predict', '--model', 'model', 'no-such.xy']);
-    expect(f.stderr.trim()).toBe('xrd: no-such.xy does not exist');
+    // a missing path is one failed file; the others are classified
+    const f = xrd(['predict', '--model', 'model', 'no-such.xy', files[0]!, '--json']);
     expect(f.code).toBe(1);
+    const rows = JSON.parse(f.stdout) as Row[];
+    expect(rows.map((r) => r.file)).toEqual([files[0], 'no-such.xy']);
+    expect(rows[0]!.crystal_system).toBeDefined();
+    expect(rows[1]!.error).toBe('no-such.xy does not exist');
+  }, 60_000);
+
+  it('refuses to answer with a model whose weights give non-finite probabilities', () => {
+    mkdirSync(join(tmp, 'broken-model'), { recursive: true });
+    writeFileSync(join(tmp, 'broken-model', 'config.json'), readFileSync(join(tmp, 'model', 'config.json')));
+    const w = readFileSync(join(tmp, 'model', 'weights.safetensors'));
+    const header = 8 + Number(w.readBigUInt64LE(0));
+    w.fill(0xff, header); // every weight NaN
+    writeFileSync(join(tmp, 'broken-model', 'weights.safetensors'), w);
+    const r = xrd(['predict', '--model', 'broken-model', files[0]!]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/non-finite probabilities \(NaN or infinity\): its weights are damaged/);
+    expect(r.stdout).not.toMatch(/NaN/);
   }, 60_000);
 });
 
