@@ -16,8 +16,9 @@ import { predictCommand } from './predict.ts';
 import { foldsCommand } from './folds.ts';
 import { identifyCommand } from './identify.ts';
 import { serveCommand } from './serve.ts';
+import { indexCommand } from './index.ts';
 
-const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, identifyCommand, evalCommand, calibrateCommand, explainCommand, foldsCommand, serveCommand];
+const COMMANDS: Command[] = [simulateCommand, synthCommand, trainCommand, finetuneCommand, predictCommand, identifyCommand, evalCommand, calibrateCommand, explainCommand, indexCommand, foldsCommand, serveCommand];
 
 const HELP_FLAG: FlagSpec = { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' };
 const DEBUG_FLAG: FlagSpec = { name: 'debug', type: 'boolean', description: 'show stack traces of errors' };
