@@ -133,16 +133,6 @@ export function invert3(m: Mat3): Mat3 {
   ];
 }
 
-/** Fractional -> cartesian (angstrom). */
-export function fracToCart(l: Lattice | Mat3, f: Vec3): Vec3 {
-  const m = Array.isArray(l) ? l : latticeMatrix(l);
-  return [
-    f[0] * m[0] + f[1] * m[3] + f[2] * m[6],
-    f[0] * m[1] + f[1] * m[4] + f[2] * m[7],
-    f[0] * m[2] + f[1] * m[5] + f[2] * m[8],
-  ];
-}
-
 /** Wrap a fractional coordinate into [0, 1). */
 export function wrap01(x: number): number {
   const y = x - Math.floor(x);

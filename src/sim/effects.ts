@@ -55,7 +55,7 @@
 //   const patterns = renderPatterns(engine, specs, grid);             // per batch, on the GPU
 
 import type { Crystal, CrystalSystem, Lattice, Mat3, Vec3 } from './crystal.ts';
-import { CRYSTAL_SYSTEMS, crystalSystemOf, reciprocalMetric } from './crystal.ts';
+import { crystalSystemOf, reciprocalMetric } from './crystal.ts';
 import type { Rng } from './random.ts';
 import { mergeEquivalents, structureFactors, type StructureFactors } from './reflections.ts';
 import { DEFAULT_GRID, GAUSS_WINDOW, LORENTZ_WINDOW, MAX_CHEBYSHEV, gridMax, profileHeight, type Grid, type PatternSpec } from './render.ts';
@@ -557,11 +557,6 @@ export function preparePhase(crystal: Crystal, opts: { grid?: Grid; config?: Eff
     merged: mergeEquivalents(unmerged, crystal.lattice),
     unmerged,
   };
-}
-
-/** Index of a crystal system in CRYSTAL_SYSTEMS (the class label). */
-export function crystalSystemIndex(system: CrystalSystem): number {
-  return CRYSTAL_SYSTEMS.indexOf(system);
 }
 
 // ---- one pattern --------------------------------------------------------------------------
