@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { scriptArgs } from '../src/cli/args.ts';
 import { createEngine, type Engine } from '../src/engine/engine.ts';
 import { batchNorm1d, batchNorm1dBackward } from '../src/engine/ops/batchnorm.ts';
-import { windowOutputLength } from '../src/engine/ops/common.ts';
 import { conv1d, conv1dBackwardBias, conv1dBackwardInput, conv1dBackwardWeight } from '../src/engine/ops/conv1d.ts';
 import { dense, denseBackwardBias, denseBackwardInput, denseBackwardWeight } from '../src/engine/ops/dense.ts';
 import { dropout, dropoutBackward } from '../src/engine/ops/dropout.ts';
@@ -25,7 +24,7 @@ import { sumSquares } from '../src/engine/ops/reduce.ts';
 import { softmaxCrossEntropy } from '../src/engine/ops/softmax-xent.ts';
 import { AdamW } from '../src/engine/optim.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
-import { ARCHITECTURES, modelConfig, type Architecture } from '../src/npcnn/config.ts';
+import { ARCHITECTURES, layerOutputShape, modelConfig, type Architecture } from '../src/npcnn/config.ts';
 import { SimulatedSource } from '../src/npcnn/data.ts';
 import { chunks, maxMicroBatch, score } from '../src/npcnn/infer.ts';
 import { createModel, type Model } from '../src/npcnn/model.ts';
@@ -188,7 +187,6 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
       await time(`${name} weight grad`, () => conv1dBackwardWeight(engine, x, y, p, l.kernel));
       await time(`${name} bias grad`, () => conv1dBackwardBias(engine, y));
       if (i > 0) await time(`${name} input grad`, () => conv1dBackwardInput(engine, y, w, p, shape[1]!));
-      shape = [l.out, windowOutputLength(shape[1]!, l.kernel, l.stride)];
     } else if (l.type === 'dense') {
       const w = model.params.get(`${i}.weight`).data;
       const b = model.params.get(`${i}.bias`).data;
@@ -197,7 +195,6 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
       await time(`${name} weight grad`, () => denseBackwardWeight(engine, y, x));
       await time(`${name} bias grad`, () => denseBackwardBias(engine, y));
       await time(`${name} input grad`, () => denseBackwardInput(engine, y, w));
-      shape = [l.out];
     } else if (l.type === 'relu') {
       await time(`${name} forward+backward`, () => {
         const a = relu(engine, x);
@@ -218,7 +215,6 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
         return [a, avgPool1dBackward(engine, a, x.shape, p)];
       });
       y = avgPool1d(engine, x, p);
-      shape = [shape[0]!, windowOutputLength(shape[1]!, l.kernel, l.stride)];
     } else if (l.type === 'batchnorm1d') {
       const w = model.params.get(`${i}.weight`).data;
       const b = model.params.get(`${i}.bias`).data;
@@ -236,6 +232,7 @@ async function profile(engine: Engine, model: Model, source: SimulatedSource, n:
     } else {
       y = x.reshape([n, -1]); // flatten
     }
+    shape = layerOutputShape(l, shape);
     x.dispose();
     x = y;
   }

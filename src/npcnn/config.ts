@@ -73,6 +73,22 @@ export function taskClasses(task: Task): string[] {
   return task === 'crystal-system' ? [...CRYSTAL_SYSTEMS] : Array.from({ length: 230 }, (_, i) => String(i + 1));
 }
 
+/** The per-pattern output shape of a layer for an input of `shape` ([channels, length] or [features]). */
+export function layerOutputShape(l: LayerSpec, shape: readonly number[]): number[] {
+  switch (l.type) {
+    case 'conv1d':
+      return [l.out, windowOutputLength(shape[1]!, l.kernel, l.stride)];
+    case 'avgpool1d':
+      return [shape[0]!, windowOutputLength(shape[1]!, l.kernel, l.stride)];
+    case 'flatten':
+      return [shape.reduce((a, b) => a * b, 1)];
+    case 'dense':
+      return [l.out];
+    default:
+      return [...shape];
+  }
+}
+
 interface ConvBlock {
   out: number;
   kernel: number;
@@ -260,22 +276,18 @@ export function validateModelConfig(raw: unknown, where: string): ModelConfig {
       case 'avgpool1d': {
         if (shape.length !== 2) bad(`${at} needs [channels, length] input, got [${shape}]`);
         if (!posInt(l.kernel) || !posInt(l.stride)) bad(`${at}: kernel and stride must be integers >= 1`);
-        let ch = shape[0]!;
-        if (l.type === 'conv1d') {
-          if (l.in !== ch || !posInt(l.out)) bad(`${at}: in must be ${ch} and out >= 1`);
-          ch = l.out;
-        }
-        const len = windowOutputLength(shape[1]!, l.kernel, l.stride);
-        if (len < 1) bad(`${at}: its window is longer than its input of ${shape[1]}`);
-        shape = [ch, len];
+        if (l.type === 'conv1d' && (l.in !== shape[0] || !posInt(l.out))) bad(`${at}: in must be ${shape[0]} and out >= 1`);
+        const next = layerOutputShape(l, shape);
+        if (next[1]! < 1) bad(`${at}: its window is longer than its input of ${shape[1]}`);
+        shape = next;
         break;
       }
       case 'flatten':
-        shape = [shape.reduce((a, b) => a * b, 1)];
+        shape = layerOutputShape(l, shape);
         break;
       case 'dense':
         if (shape.length !== 1 || l.in !== shape[0] || !posInt(l.out)) bad(`${at}: in must be ${shape.join('x')} (flatten first) and out >= 1`);
-        shape = [l.out];
+        shape = layerOutputShape(l, shape);
         break;
       case 'dropout':
         if (!(l.p >= 0 && l.p < 1)) bad(`${at}: p must be in [0, 1)`);

@@ -3,13 +3,12 @@
 // default initialisation and the input transform. Model directories on disk are model-dir.ts.
 import * as ag from '../engine/autograd.ts';
 import type { Engine } from '../engine/engine.ts';
-import { windowOutputLength } from '../engine/ops/common.ts';
 import { logScale } from '../engine/ops/elementwise.ts';
 import { segmentMean, segments, type Segments } from '../engine/ops/pool.ts';
 import { Parameters, seededRandom } from '../engine/parameters.ts';
 import { checkNamedTensors, type NamedTensorData } from '../engine/safetensors.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { ModelConfigError, validateModelConfig, type LayerSpec, type ModelConfig } from './config.ts';
+import { layerOutputShape, ModelConfigError, validateModelConfig, type LayerSpec, type ModelConfig } from './config.ts';
 import { logQBinStarts, networkInputLength } from './input-axis.ts';
 
 /** A model directory that cannot be read (missing, corrupt, or from another model). */
@@ -203,10 +202,7 @@ export class Model {
     let shape = [1, this.inputLength];
     let most = Math.max(this.config.input.points, this.inputLength);
     for (const l of this.config.layers) {
-      if (l.type === 'conv1d') shape = [l.out, windowOutputLength(shape[1]!, l.kernel, l.stride)];
-      else if (l.type === 'avgpool1d') shape = [shape[0]!, windowOutputLength(shape[1]!, l.kernel, l.stride)];
-      else if (l.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)];
-      else if (l.type === 'dense') shape = [l.out];
+      shape = layerOutputShape(l, shape);
       most = Math.max(most, shape.reduce((a, b) => a * b, 1));
     }
     return most * 4;
