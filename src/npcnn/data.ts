@@ -12,7 +12,7 @@
 // Rng(seed/crystals).fork(s); pool slot i before batch b holds the newest id = i (mod poolSize)
 // below poolSize + b * refreshPerBatch; pattern k of batch b draws from Rng(seed/samples).fork(b)
 // .fork(k). A resumed run rebuilds the pool of its batch and continues bit-for-bit.
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
@@ -23,6 +23,7 @@ import { applyEffects, drawEffects, preparePhase, resolveEffects, type EffectsCo
 import { parseNpyHeader } from '../sim/npy.ts';
 import { Rng } from '../sim/random.ts';
 import { gridOf, renderPatterns, type Grid, type PatternSpec } from '../sim/render.ts';
+import { cifFilesIn } from '../sim/cif-directory.ts';
 import { readCifStructures } from '../sim/cif.ts';
 import { detectSpaceGroup } from '../sim/spacegroup.ts';
 import { substituteElements } from '../sim/substitute.ts';
@@ -207,20 +208,11 @@ export interface TrainingSource {
 
 /** Every .cif file under dir, subdirectories included, sorted by path. */
 export function cifFilesUnder(dir: string): string[] {
-  let entries: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-    entries = readdirSync(dir).sort();
+    return cifFilesIn(dir, true);
   } catch (e) {
     throw new TrainingDataError(`cannot read the CIF directory ${dir}: ${(e as Error).message}`);
   }
-  const out: string[] = [];
-  for (const name of entries) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...cifFilesUnder(path));
-    else if (name.toLowerCase().endsWith('.cif')) out.push(path);
-  }
-  return out;
 }
 
 /**

@@ -10,6 +10,6 @@ export function readCifStructures(_path: string): Crystal[] {
   return nodeOnly();
 }
 
-export function cifFilesIn(_dir: string): string[] {
+export function cifFilesIn(_dir: string, _recursive = false): string[] {
   return nodeOnly();
 }

@@ -5,11 +5,17 @@ import { join } from 'node:path';
 
 export { readCifStructures } from './cif.ts';
 
-/** The *.cif files of a directory, sorted by name (throws with the reason when it cannot be read). */
-export function cifFilesIn(dir: string): string[] {
+/**
+ * The *.cif files of a directory, sorted by name; with `recursive`, those of its subdirectories
+ * too, each in its place in the order of names. Throws with the reason when it cannot be read.
+ */
+export function cifFilesIn(dir: string, recursive = false): string[] {
   if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-  return readdirSync(dir)
-    .filter((n) => n.toLowerCase().endsWith('.cif'))
-    .sort()
-    .map((n) => join(dir, n));
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (recursive && statSync(path).isDirectory()) out.push(...cifFilesIn(path, true));
+    else if (name.toLowerCase().endsWith('.cif')) out.push(path);
+  }
+  return out;
 }
