@@ -1,5 +1,7 @@
 // Kernel benchmark: GFLOP/s of conv1d and dense, forward and backward, at the NPCNN layer shapes
-// (batch 64), next to PyTorch CPU measured in the same run (bench/torch_kernels.py).
+// (batch 64), next to PyTorch CPU measured in the same run (bench/torch_kernels.py). Each kernel
+// is first checked at its layer's shape (batch 2) against its float64 CPU reference in
+// test/reference/ (max_error in the rows); one that differs stops the run before any timing.
 //
 //   npm run bench:kernels            table
 //   npm run bench:kernels -- --json  rows as JSON: op, shape, gflops, torch_gflops, ratio
@@ -15,6 +17,9 @@ import { dense, denseBackwardInput, denseBackwardWeight, denseVariant } from '..
 import { affine } from '../src/engine/ops/elementwise.ts';
 import { seededRandom } from '../src/engine/parameters.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
+import { conv1dBackwardInputRef, conv1dBackwardWeightRef, conv1dRef, type Conv1dRefShape } from '../test/reference/conv1d.ts';
+import { denseBackwardInputRef, denseBackwardWeightRef, denseRef, type DenseDims } from '../test/reference/dense.ts';
+import { scaledError } from '../test/reference/gradcheck.ts';
 
 interface Args {
   json: boolean;
@@ -46,8 +51,24 @@ interface Case {
   shape: string;
   params: Record<string, number>;
   flops: number;
-  /** Builds inputs once; returns the op to time (it must return the tensors it made). */
-  setup(engine: Engine): { run: () => Tensor; dispose: () => void };
+  /** Builds inputs once; returns the op to time (it must return the tensors it made) and its inputs. */
+  setup(engine: Engine): { run: () => Tensor; dispose: () => void; inputs: Inputs };
+  /** The float64 CPU reference (test/reference/) of what run() computes from these inputs. */
+  reference(inputs: Inputs): Float64Array;
+}
+
+type Inputs = Record<'x' | 'w' | 'b' | 'dy', Float32Array>;
+
+const free = (t: Record<string, Tensor>) => (): void => Object.values(t).forEach((v) => v.dispose());
+
+/** Largest error of a case's kernel against its CPU reference, relative to the reference's scale. */
+async function validate(engine: Engine, c: Case): Promise<number> {
+  const { run, dispose, inputs } = c.setup(engine);
+  const y = run();
+  const got = await y.read();
+  y.dispose();
+  dispose();
+  return scaledError(got, c.reference(inputs));
 }
 
 function rand(n: number, scale: number, seed: number): Float32Array {
@@ -68,13 +89,14 @@ function convCases(batch: number): Case[] {
     const shape = `${batch}x${c.cin}x${c.l} k${c.k} s${c.stride} ->${c.cout}`;
     const params = { n: batch, ...c };
     const conv = { stride: c.stride, padding: 0, dilation: 1 };
-    const tensors = (engine: Engine) => ({
-      x: engine.tensor(rand(batch * c.cin * c.l, 1, 1), [batch, c.cin, c.l]),
-      w: engine.tensor(rand(c.cout * c.cin * c.k, 0.05, 2), [c.cout, c.cin, c.k]),
-      b: engine.tensor(rand(c.cout, 0.1, 3), [c.cout]),
-      dy: engine.tensor(rand(batch * c.cout * lout, 1, 4), [batch, c.cout, lout]),
+    const ref: Conv1dRefShape = { n: batch, ...c, padding: 0, dilation: 1 };
+    const inputs = (): Inputs => ({ x: rand(batch * c.cin * c.l, 1, 1), w: rand(c.cout * c.cin * c.k, 0.05, 2), b: rand(c.cout, 0.1, 3), dy: rand(batch * c.cout * lout, 1, 4) });
+    const tensors = (engine: Engine, a: Inputs) => ({
+      x: engine.tensor(a.x, [batch, c.cin, c.l]),
+      w: engine.tensor(a.w, [c.cout, c.cin, c.k]),
+      b: engine.tensor(a.b, [c.cout]),
+      dy: engine.tensor(a.dy, [batch, c.cout, lout]),
     });
-    const free = (t: Record<string, Tensor>) => () => Object.values(t).forEach((v) => v.dispose());
     out.push(
       {
         op: 'conv1d.forward',
@@ -82,9 +104,11 @@ function convCases(batch: number): Case[] {
         params,
         flops,
         setup: (e) => {
-          const t = tensors(e);
-          return { run: () => conv1d(e, t.x, t.w, t.b, conv), dispose: free(t) };
+          const a = inputs();
+          const t = tensors(e, a);
+          return { run: () => conv1d(e, t.x, t.w, t.b, conv), dispose: free(t), inputs: a };
         },
+        reference: (a) => conv1dRef(a.x, a.w, a.b, ref),
       },
       {
         op: 'conv1d.backward_input',
@@ -92,9 +116,11 @@ function convCases(batch: number): Case[] {
         params,
         flops,
         setup: (e) => {
-          const t = tensors(e);
-          return { run: () => conv1dBackwardInput(e, t.dy, t.w, conv, c.l), dispose: free(t) };
+          const a = inputs();
+          const t = tensors(e, a);
+          return { run: () => conv1dBackwardInput(e, t.dy, t.w, conv, c.l), dispose: free(t), inputs: a };
         },
+        reference: (a) => conv1dBackwardInputRef(a.dy, a.w, ref),
       },
       {
         op: 'conv1d.backward_weight',
@@ -102,9 +128,11 @@ function convCases(batch: number): Case[] {
         params,
         flops,
         setup: (e) => {
-          const t = tensors(e);
-          return { run: () => conv1dBackwardWeight(e, t.x, t.dy, conv, c.k), dispose: free(t) };
+          const a = inputs();
+          const t = tensors(e, a);
+          return { run: () => conv1dBackwardWeight(e, t.x, t.dy, conv, c.k), dispose: free(t), inputs: a };
         },
+        reference: (a) => conv1dBackwardWeightRef(a.x, a.dy, ref),
       },
     );
   }
@@ -122,13 +150,14 @@ function denseCases(batch: number): Case[] {
     const flops = 2 * batch * d.in * d.out;
     const shape = `${batch}x${d.in} ->${d.out}`;
     const params = { n: batch, in: d.in, out: d.out };
-    const tensors = (engine: Engine) => ({
-      x: engine.tensor(rand(batch * d.in, 1, 5), [batch, d.in]),
-      w: engine.tensor(rand(d.out * d.in, 0.01, 6), [d.out, d.in]),
-      b: engine.tensor(rand(d.out, 0.1, 7), [d.out]),
-      dy: engine.tensor(rand(batch * d.out, 1, 8), [batch, d.out]),
+    const dims: DenseDims = { n: batch, inF: d.in, outF: d.out };
+    const inputs = (): Inputs => ({ x: rand(batch * d.in, 1, 5), w: rand(d.out * d.in, 0.01, 6), b: rand(d.out, 0.1, 7), dy: rand(batch * d.out, 1, 8) });
+    const tensors = (engine: Engine, a: Inputs) => ({
+      x: engine.tensor(a.x, [batch, d.in]),
+      w: engine.tensor(a.w, [d.out, d.in]),
+      b: engine.tensor(a.b, [d.out]),
+      dy: engine.tensor(a.dy, [batch, d.out]),
     });
-    const free = (t: Record<string, Tensor>) => () => Object.values(t).forEach((v) => v.dispose());
     out.push(
       {
         op: 'dense.forward',
@@ -136,9 +165,11 @@ function denseCases(batch: number): Case[] {
         params,
         flops,
         setup: (e) => {
-          const t = tensors(e);
-          return { run: () => dense(e, t.x, t.w, t.b), dispose: free(t) };
+          const a = inputs();
+          const t = tensors(e, a);
+          return { run: () => dense(e, t.x, t.w, t.b), dispose: free(t), inputs: a };
         },
+        reference: (a) => denseRef(a.x, a.w, a.b, dims),
       },
       {
         op: 'dense.backward_input',
@@ -146,9 +177,11 @@ function denseCases(batch: number): Case[] {
         params,
         flops,
         setup: (e) => {
-          const t = tensors(e);
-          return { run: () => denseBackwardInput(e, t.dy, t.w), dispose: free(t) };
+          const a = inputs();
+          const t = tensors(e, a);
+          return { run: () => denseBackwardInput(e, t.dy, t.w), dispose: free(t), inputs: a };
         },
+        reference: (a) => denseBackwardInputRef(a.dy, a.w, dims),
       },
       {
         op: 'dense.backward_weight',
@@ -156,9 +189,11 @@ function denseCases(batch: number): Case[] {
         params,
         flops,
         setup: (e) => {
-          const t = tensors(e);
-          return { run: () => denseBackwardWeight(e, t.dy, t.x), dispose: free(t) };
+          const a = inputs();
+          const t = tensors(e, a);
+          return { run: () => denseBackwardWeight(e, t.dy, t.x), dispose: free(t), inputs: a };
         },
+        reference: (a) => denseBackwardWeightRef(a.dy, a.x, dims),
       },
     );
   }
@@ -260,6 +295,9 @@ async function submitOverhead(engine: Engine): Promise<number> {
   return (performance.now() - t0) / 1000 / n;
 }
 
+/** Largest error against the reference, relative to its scale, that a kernel may show (fp32 sums). */
+const VALID = 1e-4;
+
 interface TorchResult {
   version?: string;
   threads?: number;
@@ -290,6 +328,16 @@ async function main(): Promise<void> {
   try {
     const overhead = await submitOverhead(engine);
     const ceiling = await fmaCeiling(engine, args.minTime);
+    // Each kernel (the variant this device runs) at the layer's shape, batch 2, against its float64
+    // CPU reference before any timing: a wrong kernel is not timed.
+    const small = [...convCases(2), ...denseCases(2)];
+    const errors = new Map<string, number>();
+    for (const [i, c] of cases.entries()) {
+      if (!args.json) process.stderr.write(`checking ${c.op} ${small[i]!.shape}...\n`);
+      const err = await validate(engine, small[i]!);
+      if (!(err < VALID)) throw new Error(`${c.op} ${small[i]!.shape} differs from its CPU reference by ${err.toExponential(2)} of its scale (allowed ${VALID}); fix the kernel before timing it`);
+      errors.set(`${c.op} ${c.shape}`, err);
+    }
     const ours = new Map<string, Timing>();
     for (const c of cases) {
       if (!args.json) process.stderr.write(`timing ${c.op} ${c.shape}...\n`);
@@ -311,6 +359,7 @@ async function main(): Promise<void> {
         ms: +(t.seconds * 1000).toFixed(3),
         single_ms: +(t.single * 1000).toFixed(3),
         main_thread_cpu: +t.mainCpuShare.toFixed(2),
+        max_error: +errors.get(key)!.toExponential(2),
       });
     }
     rows.push({ op: 'device.fma_ceiling', shape: '16 vec4 chains, no loads', gflops: +ceiling.toFixed(2), torch_gflops: null, ratio: null });

@@ -1,4 +1,5 @@
-// Finite-difference gradients in float64 for checking backward kernels.
+// Comparing kernels with their references: finite-difference gradients in float64 for checking
+// backward kernels, and the two error measures the tests (and bench/kernels.ts) hold results to.
 
 /**
  * Gradient of L(x) = sum_j dy[j] * f(x)[j] with respect to x by central differences, where f is a
@@ -40,4 +41,21 @@ export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>, atol = 1
     if (e > m) m = e;
   }
   return m;
+}
+
+/**
+ * Largest |a - b| relative to the largest |b|: for sums of many float32 terms, where entry-wise
+ * relative error is meaningless near zero (random signs cancel). NaN anywhere gives Infinity.
+ */
+export function scaledError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`scaledError: lengths differ (${a.length} vs ${b.length})`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i]! - b[i]!);
+    if (Number.isNaN(e)) return Infinity;
+    diff = Math.max(diff, e);
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / (scale > 0 ? scale : 1);
 }
