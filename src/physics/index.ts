@@ -3,7 +3,7 @@
 // centring -> a crystal-system verdict: the highest symmetry whose best cell passes its M20
 // threshold with few unindexed lines, else monoclinic (which indexing here does not search).
 import type { CrystalSystem } from '../sim/crystal.ts';
-import { dqDTwoTheta, qFromTwoTheta, type LatticeType } from './lattice.ts';
+import { dqDTwoTheta, qFromTwoTheta, type Centring, type LatticeType } from './lattice.ts';
 import { pickPeaks, type PeakPick, type PeakPickOptions, type PickedPeak } from './peaks.ts';
 import { refineCell, type ObservedLine, type RefineOptions, type Solution } from './refine.ts';
 import { cpuScorer, packTrials, RESULT_STRIDE, scoreSpecFor, type TrialScorer } from './score.ts';
@@ -41,13 +41,24 @@ export interface VerdictRule {
    * true cell of a cubic pattern is as good as cubic in any lower lattice type, not better).
    */
   dominance: number;
+  /**
+   * Largest primitive cell volume (cubic angstrom, the cell's volume over its lattice points) a
+   * passing cell may have: a large cell has so many lines that it indexes a few by chance.
+   */
+  maxVolume: number;
 }
 
+/**
+ * Tuned on one half of rruff-dev (grouped fold 0 of `bench/index-rruff.ts`, 227 patterns) as the
+ * shared rule (one M20 threshold, unindexed limit and line minimum for all lattice types),
+ * searched exhaustively; the other half is held out (README, Indexing).
+ */
 export const DEFAULT_RULE: VerdictRule = {
   m20: { cubic: 10, hexagonal: 10, tetragonal: 10, orthorhombic: 10, monoclinic: 10 },
-  maxUnindexed: { cubic: 3, hexagonal: 3, tetragonal: 3, orthorhombic: 3, monoclinic: 3 },
-  minLines: { cubic: 3, hexagonal: 5, tetragonal: 5, orthorhombic: 7, monoclinic: 9 },
-  dominance: 3,
+  maxUnindexed: { cubic: 5, hexagonal: 5, tetragonal: 5, orthorhombic: 5, monoclinic: 5 },
+  minLines: { cubic: 3, hexagonal: 11, tetragonal: 11, orthorhombic: 11, monoclinic: 11 },
+  dominance: 2,
+  maxVolume: 750,
 };
 
 export interface TypeResult {
@@ -78,6 +89,7 @@ export function mergeRule(r: Partial<VerdictRule> | undefined): VerdictRule {
     maxUnindexed: { ...DEFAULT_RULE.maxUnindexed, ...r?.maxUnindexed },
     minLines: { ...DEFAULT_RULE.minLines, ...r?.minLines },
     dominance: r?.dominance ?? DEFAULT_RULE.dominance,
+    maxVolume: r?.maxVolume ?? DEFAULT_RULE.maxVolume,
   };
 }
 
@@ -94,8 +106,14 @@ function rank(s: Solution): number {
   return s.m20All;
 }
 
-export function passes(s: Pick<Solution, 'type' | 'm20' | 'n' | 'indexedN'>, rule: VerdictRule): boolean {
-  return s.m20 >= rule.m20[s.type] && s.n - s.indexedN <= rule.maxUnindexed[s.type];
+/** Lattice points per conventional cell of a centring. */
+export const LATTICE_POINTS: Record<Centring, number> = { P: 1, I: 2, F: 4, A: 2, B: 2, C: 2, R: 3 };
+
+/** The evidence a rule needs of one solution. */
+export type Evidence = Pick<Solution, 'type' | 'm20' | 'n' | 'indexedN' | 'centring'> & { cell: { volume: number } };
+
+export function passes(s: Evidence, rule: VerdictRule): boolean {
+  return s.m20 >= rule.m20[s.type] && s.n - s.indexedN <= rule.maxUnindexed[s.type] && s.cell.volume / LATTICE_POINTS[s.centring] <= rule.maxVolume;
 }
 
 function whyNot(kept: Solution[], trials: number, rule: VerdictRule, type: LatticeType): string {
@@ -109,7 +127,7 @@ function whyNot(kept: Solution[], trials: number, rule: VerdictRule, type: Latti
 /** What the verdict needs of a lattice type's search (a TypeResult, or a cached summary of one). */
 export interface TypeEvidence {
   type: LatticeType;
-  solutions: Pick<Solution, 'type' | 'm20' | 'n' | 'indexedN' | 'centring'>[];
+  solutions: Evidence[];
 }
 
 /**

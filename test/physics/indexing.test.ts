@@ -221,12 +221,12 @@ describe('no cell from input that cannot give one', () => {
     const r = rng(21);
     const lines = Array.from({ length: 6 }, () => ({ twoTheta: 15 + 70 * r(), sigma: 0.003 })).sort((a, b) => a.twoTheta - b.twoTheta);
     const res = await indexLines(lines, LAMBDA, { types: ['orthorhombic'] });
-    expect(res.types[0]!.reason).toMatch(/6 lines found; a orthorhombic cell needs at least 7/);
+    expect(res.types[0]!.reason).toMatch(new RegExp(`6 lines found; a orthorhombic cell needs at least ${DEFAULT_RULE.minLines.orthorhombic}`));
     expect(res.best).toBeNull();
   });
 
   it('the verdict goes to the highest passing symmetry unless a lower one is far better', () => {
-    const sol = (type: LatticeType, m20: number) => ({ type, m20, n: 20, indexedN: 20, centring: 'P' as Centring });
+    const sol = (type: LatticeType, m20: number, volume = 300) => ({ type, m20, n: 20, indexedN: 20, centring: 'P' as Centring, cell: { volume } });
     const v1 = verdict([{ type: 'cubic', solutions: [sol('cubic', 30)] }, { type: 'tetragonal', solutions: [sol('tetragonal', 40)] }], 20, DEFAULT_RULE);
     expect(v1.system).toBe('cubic');
     const v2 = verdict([{ type: 'cubic', solutions: [sol('cubic', 30)] }, { type: 'tetragonal', solutions: [sol('tetragonal', 300)] }], 20, DEFAULT_RULE);
@@ -234,5 +234,8 @@ describe('no cell from input that cannot give one', () => {
     const v3 = verdict([{ type: 'cubic', solutions: [sol('cubic', 3)] }], 20, DEFAULT_RULE);
     expect(v3.system).toBe('monoclinic');
     expect(v3.best).toBeNull();
+    // a huge cell does not pass, whatever its M20
+    const v4 = verdict([{ type: 'hexagonal', solutions: [sol('hexagonal', 50, 2 * DEFAULT_RULE.maxVolume)] }], 20, DEFAULT_RULE);
+    expect(v4.best).toBeNull();
   });
 });
