@@ -18,7 +18,7 @@ import {
   conv1dRefOutputLength,
   type Conv1dRefShape,
 } from '../reference/conv1d.ts';
-import { numericVjp } from '../reference/gradcheck.ts';
+import { numericVjp, scaledError } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -32,19 +32,6 @@ function rand(n: number, seed: number): Float64Array {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 31 - 1;
   });
-}
-
-/** max |a - b| relative to the largest reference magnitude (sums of many fp32 terms). */
-function scaledError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let scale = 1e-12;
-  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - ref[i]);
-    if (!(e <= m)) m = Number.isNaN(e) ? Infinity : e;
-  }
-  return m / scale;
 }
 
 interface Case extends Conv1dRefShape {

@@ -10,23 +10,13 @@ import {
   denseRef,
   type DenseDims,
 } from '../reference/dense.ts';
-import { maxRelError, numericVjp } from '../reference/gradcheck.ts';
+import { maxRelError, numericVjp, scaledError } from '../reference/gradcheck.ts';
 
 let engine: Engine;
 beforeAll(async () => {
   engine = await createEngine();
 });
 afterAll(() => engine?.destroy());
-
-/** Largest |a - b| relative to the largest |b| (dot products of random signs cancel, so entry-wise
- *  relative error is meaningless near zero). */
-function scaledError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  let m = 0;
-  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m / (scale || 1);
-}
 
 interface Case {
   x: Float32Array;

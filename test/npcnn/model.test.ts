@@ -14,6 +14,7 @@ import { createModel, ModelLoadError } from '../../src/npcnn/model.ts';
 import { loadModel, saveModel } from '../../src/npcnn/model-dir.ts';
 import { encodeNpy } from '../../src/sim/npy.ts';
 import { simulate } from '../../src/sim/stream.ts';
+import { scaledError } from '../reference/gradcheck.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const python = '/usr/bin/python3';
@@ -29,17 +30,6 @@ afterAll(() => {
   engine?.destroy();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-/** max |a - b| / max |b|: agreement relative to the tensor's scale. */
-function scaledError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 async function simulatedBatch(n: number): Promise<{ patterns: Float32Array; labels: Int32Array }> {
   for await (const b of simulate({ engine, source: 'synthetic', batchSize: n, effects: 'paper', seed: 11, batches: 1 })) {
