@@ -5,7 +5,9 @@
 import { windowOutputLength } from '../engine/ops/common.ts';
 import { CRYSTAL_SYSTEMS } from '../sim/crystal.ts';
 import { DEFAULT_GRID } from '../sim/render.ts';
-import { InputAxisError, networkInputLength } from './input-axis.ts';
+import { InputAxisError, networkInputLength, type InputSpec } from './input-axis.ts';
+
+export type { InputSpec } from './input-axis.ts';
 
 export const MODEL_SCHEMA = 'xrd-npcnn/model';
 export const MODEL_SCHEMA_VERSION = 1;
@@ -29,24 +31,6 @@ export type LayerSpec =
   | { type: 'avgpool1d'; kernel: number; stride: number }
   /** BatchNorm1d over channels (PyTorch defaults: momentum 0.1, eps 1e-5 when absent). */
   | { type: 'batchnorm1d'; features: number; momentum?: number; eps?: number };
-
-/**
- * How a pattern becomes the network input: sampled on the grid, scaled so its maximum is 1, put
- * on the network's `axis` ('two-theta', the grid itself, when absent; 'log-q', means over bins
- * logQStep wide in ln Q, see input-axis.ts), then `transform`: 'none' (the paper) or 'log',
- * y = log(1 + I / logEpsilon) / log(1 + 1 / logEpsilon) (negative noise clamped to 0 first;
- * weak peaks are lifted).
- */
-export interface InputSpec {
-  twoThetaMin: number;
-  step: number;
-  points: number;
-  wavelength: number;
-  transform: 'none' | 'log';
-  logEpsilon?: number;
-  axis?: 'two-theta' | 'log-q';
-  logQStep?: number;
-}
 
 export interface ModelConfig {
   schema: typeof MODEL_SCHEMA;

@@ -3,7 +3,24 @@
 // size moves every peak by the same amount, so a convolution learns the spacing pattern of a
 // lattice once instead of once per cell size. Bins are narrow where peaks are sharp in d (low
 // angle, one or two grid points each) and wide at high angle (about 23 points at 0.002).
-import type { InputSpec } from './config.ts';
+
+/**
+ * How a pattern becomes the network input: sampled on the grid, scaled so its maximum is 1, put
+ * on the network's `axis` ('two-theta', the grid itself, when absent; 'log-q', means over bins
+ * logQStep wide in ln Q, see below), then `transform`: 'none' (the paper) or 'log',
+ * y = log(1 + I / logEpsilon) / log(1 + 1 / logEpsilon) (negative noise clamped to 0 first;
+ * weak peaks are lifted).
+ */
+export interface InputSpec {
+  twoThetaMin: number;
+  step: number;
+  points: number;
+  wavelength: number;
+  transform: 'none' | 'log';
+  logEpsilon?: number;
+  axis?: 'two-theta' | 'log-q';
+  logQStep?: number;
+}
 
 export class InputAxisError extends Error {
   override name = 'InputAxisError';
