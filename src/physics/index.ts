@@ -33,7 +33,7 @@ export interface VerdictRule {
   m20: Record<LatticeType, number>;
   /** At most this many of the first N lines unindexed. */
   maxUnindexed: Record<LatticeType, number>;
-  /** Fewest observed lines a lattice type is tried with. */
+  /** Fewest observed lines with which a lattice type's cell can decide the verdict. */
   minLines: Record<LatticeType, number>;
   /**
    * A passing cell of lower symmetry whose M20 is this many times higher overrules a passing
@@ -60,6 +60,12 @@ export const DEFAULT_RULE: VerdictRule = {
   dominance: 2,
   maxVolume: 750,
 };
+
+/**
+ * Fewest lines a lattice type is searched with (its parameters, a zero shift and a few to spare).
+ * The verdict rule may want more before a cell counts (VerdictRule.minLines).
+ */
+export const SEARCH_MIN_LINES: Record<LatticeType, number> = { cubic: 3, hexagonal: 5, tetragonal: 5, orthorhombic: 7, monoclinic: 9 };
 
 export interface TypeResult {
   type: LatticeType;
@@ -167,8 +173,8 @@ export async function indexLines(lines: readonly ObservedLine[], wavelength: num
   let scoring = 0;
   const types: TypeResult[] = [];
   for (const type of opts.types ?? SEARCHED) {
-    if (obs.length < rule.minLines[type]) {
-      types.push({ type, trials: 0, solutions: [], passes: false, reason: `${obs.length} lines found; a ${type} cell needs at least ${rule.minLines[type]}` });
+    if (obs.length < SEARCH_MIN_LINES[type]) {
+      types.push({ type, trials: 0, solutions: [], passes: false, reason: `${obs.length} lines found; a ${type} cell needs at least ${SEARCH_MIN_LINES[type]}` });
       continue;
     }
     const forms = trialForms(type, q, opts.trials);
@@ -193,7 +199,7 @@ export async function indexLines(lines: readonly ObservedLine[], wavelength: num
     // the most lines (a true cell with a large N must not be crowded out by smaller cells that
     // leave lines unindexed)
     const nTop = opts.refineTop?.[type] ?? (type === 'orthorhombic' ? 30 : 12);
-    const eligible = est.filter((e) => e.count >= Math.min(obs.length, rule.minLines[type]) - 1);
+    const eligible = est.filter((e) => e.count >= Math.min(obs.length, SEARCH_MIN_LINES[type]) - 1);
     const byEstimate = [...eligible].sort((a, b) => b.m * Math.pow(0.6, q.length - b.count) - a.m * Math.pow(0.6, q.length - a.count)).slice(0, nTop);
     const byCount = [...eligible].sort((a, b) => b.count - a.count || b.m - a.m).slice(0, Math.ceil(nTop / 2));
     const top = [...new Map([...byEstimate, ...byCount].map((e) => [e.t, e])).values()];
@@ -210,8 +216,10 @@ export async function indexLines(lines: readonly ObservedLine[], wavelength: num
     }
     sols.sort((a, b) => rank(b) - rank(a));
     const kept = sols.slice(0, opts.keep ?? 4).sort((a, b) => Number(passes(b, rule)) - Number(passes(a, rule)));
-    const ok = kept.some((x) => passes(x, rule));
-    types.push({ type, trials: forms.length, solutions: kept, passes: ok, reason: ok ? null : whyNot(kept, forms.length, rule, type) });
+    const enough = obs.length >= rule.minLines[type];
+    const ok = enough && kept.some((x) => passes(x, rule));
+    const reason = ok ? null : !enough && kept.length ? `${obs.length} lines; the verdict rule wants at least ${rule.minLines[type]} for a ${type} cell` : whyNot(kept, forms.length, rule, type);
+    types.push({ type, trials: forms.length, solutions: kept, passes: ok, reason });
   }
   const v = verdict(types, obs.length, rule);
   return { wavelength, lines: obs, types, ...v, ms: { scoring, total: performance.now() - t0 } };
