@@ -155,12 +155,21 @@ describe.skipIf(!hasTorch)('against PyTorch on the same weights (skipped without
       for (const p of model.params) {
         const g = torchOut.get(`grad.${p.name}`)!.data;
         const ours = await p.grad!.read();
-        // a bias just before BatchNorm on batch statistics has a zero gradient (only rounding noise on either side)
         const largest = (a: ArrayLike<number>) => {
           let m = 0;
           for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
           return m;
         };
+        // A bias just before BatchNorm on batch statistics has a zero gradient: only rounding noise
+        // on either side, whose size depends on summation order (PyTorch's thread count). Both must
+        // be negligible against the gradient of the same layer's weights.
+        const layer = Number(p.name.split('.')[0]);
+        if (bnTraining && p.name.endsWith('.bias') && model.config.layers[layer + 1]?.type === 'batchnorm1d') {
+          const scale = largest(torchOut.get(`grad.${layer}.weight`)!.data);
+          expect(largest(g)).toBeLessThan(1e-3 * scale);
+          expect(largest(ours)).toBeLessThan(1e-3 * scale);
+          continue;
+        }
         if (largest(g) < 1e-6) {
           expect(largest(ours)).toBeLessThan(1e-5);
           continue;
