@@ -54,11 +54,11 @@ export interface VerdictRule {
  * searched exhaustively; the other half is held out (README, Indexing).
  */
 export const DEFAULT_RULE: VerdictRule = {
-  m20: { cubic: 10, hexagonal: 10, tetragonal: 10, orthorhombic: 10, monoclinic: 10 },
-  maxUnindexed: { cubic: 5, hexagonal: 5, tetragonal: 5, orthorhombic: 5, monoclinic: 5 },
+  m20: { cubic: 12, hexagonal: 12, tetragonal: 12, orthorhombic: 12, monoclinic: 12 },
+  maxUnindexed: { cubic: 3, hexagonal: 3, tetragonal: 3, orthorhombic: 3, monoclinic: 3 },
   minLines: { cubic: 3, hexagonal: 11, tetragonal: 11, orthorhombic: 11, monoclinic: 11 },
-  dominance: 2,
-  maxVolume: 750,
+  dominance: 3,
+  maxVolume: 2000,
 };
 
 /**
@@ -137,13 +137,13 @@ export interface TypeEvidence {
 }
 
 /**
- * The verdict: the highest symmetry with a solution that passes the rule (its best-ranked passing
- * solution), unless a passing lower-symmetry cell has a far higher M20 (rule.dominance). Nothing passing: monoclinic, unless there are under 3 lines (no verdict).
+ * The verdict: the highest symmetry with a solution that passes the rule (of its passing solutions
+ * the one indexing most lines, then of highest M20), unless a passing lower-symmetry cell has a far higher M20 (rule.dominance). Nothing passing: monoclinic, unless there are under 3 lines (no verdict).
  */
 export function verdict<S extends TypeEvidence['solutions'][number]>(types: readonly { type: LatticeType; solutions: S[] }[], lineCount: number, rule: VerdictRule = DEFAULT_RULE): { system: CrystalSystem | null; best: S | null; reason: string } {
   const passing = types
     .filter((t) => lineCount >= rule.minLines[t.type])
-    .map((t) => ({ t, s: t.solutions.find((x) => passes(x, rule)) }))
+    .map((t) => ({ t, s: t.solutions.filter((x) => passes(x, rule)).sort((a, b) => b.indexedN - a.indexedN || b.m20 - a.m20)[0] }))
     .filter((x): x is { t: (typeof types)[number]; s: S } => x.s !== undefined);
   let pick = passing[0];
   for (const other of passing.slice(1)) {
