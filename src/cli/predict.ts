@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { crystalSystemOf } from '../sim/crystal.ts';
 import type { FileFailure, FilePrediction, RankedClass } from '../npcnn/predict.ts';
+import type { Engine } from '../engine/engine.ts';
 import { UsageError } from './args.ts';
 import type { CliIO, Command } from './command.ts';
 import { loadModels, MODEL_FLAG, patternFiles, pct, WAVELENGTH_FLAG } from './models.ts';
@@ -16,6 +17,9 @@ interface FileResult {
   /** Whether the pattern can carry a prediction (npcnn/quality.ts), and why not. */
   quality?: { verdict: string; peaks: number; snr: number };
   warnings?: string[];
+  /** With --library: the best match, and the answer combining it with the network's. */
+  library_match?: { id: string; mineral: string; formula: string; space_group: number; crystal_system: string; correlation: number };
+  answer?: { crystal_system: string | null; space_group: number | null; source: 'library match' | 'network' };
   error?: string;
 }
 
@@ -48,6 +52,7 @@ export const predictCommand: Command = {
     { name: 'top', type: 'int', value: 'K', description: 'classes listed per file', default: 5 },
     WAVELENGTH_FLAG,
     { name: 'batch', type: 'int', value: 'N', description: 'files per GPU batch', default: 64 },
+    { name: 'library', type: 'string', value: 'LIST', description: "also search-match against libraries ('amcsd', library files, CIF folders) and answer with a strong match's labels" },
   ],
   examples: ['xrd predict --model runs/cs-compact pattern.xy', 'xrd predict --model models/space-group patterns/ --json > predictions.json'],
   async run(args, io: CliIO) {
@@ -91,6 +96,7 @@ export const predictCommand: Command = {
       } finally {
         for (const m of models) m.dispose();
       }
+      if (f.library !== undefined) await addLibraryMatches(engine, String(f.library), files, results, wavelength, io);
     } finally {
       engine.destroy();
     }
@@ -104,6 +110,46 @@ export const predictCommand: Command = {
     return failed ? 1 : 0;
   },
 };
+
+/** --library: the best match of every text file and the combined answer (library/search.ts). */
+async function addLibraryMatches(engine: Engine, names: string, files: string[], results: Map<string, FileResult>, wavelength: number | undefined, io: CliIO): Promise<void> {
+  const { openLibraries, SearchMatch, combinedAnswer } = await import('../library/search.ts');
+  const { library, unreadable } = openLibraries(names.split(',').map((x) => x.trim()).filter((x) => x));
+  for (const u of unreadable) io.stderr.write(`xrd: left out of the library: ${u}\n`);
+  const search = SearchMatch.open(engine, library);
+  try {
+    const progress = new Progress('library search', files.length, io.stderr, 'patterns');
+    let done = 0;
+    const text = files.filter((x) => !x.toLowerCase().endsWith('.npy'));
+    const r = await search.identifyFiles(text, {
+      top: 1,
+      maxPhases: 1,
+      wavelength,
+      onProgress: (d) => {
+        progress.tick(d - done);
+        done = d;
+      },
+    });
+    progress.finish();
+    for (const id of r.results) {
+      const row = results.get(id.file);
+      const m = id.matches[0];
+      if (!row || !m) continue;
+      row.library_match = { id: m.id, mineral: m.mineral, formula: m.formula, space_group: m.spaceGroup, crystal_system: m.crystalSystem, correlation: round(m.correlation, 3) };
+    }
+  } finally {
+    search.dispose();
+  }
+  for (const row of results.values()) {
+    if (row.error) continue;
+    const m = row.library_match;
+    const a = combinedAnswer(
+      { crystalSystem: row.crystal_system?.label ?? null, spaceGroup: row.space_group?.number ?? null },
+      m ? { crystalSystem: m.crystal_system, spaceGroup: m.space_group, correlation: m.correlation } : null,
+    );
+    row.answer = { crystal_system: a.crystalSystem, space_group: a.spaceGroup, source: a.source };
+  }
+}
 
 function record(results: Map<string, FileResult>, task: string, predictions: FilePrediction[], failures: FileFailure[], k: number): void {
   for (const x of failures) results.get(x.file)!.error = x.error;
@@ -136,12 +182,19 @@ function table(rows: FileResult[]): string {
     const sg = r.space_group ? `${r.space_group.number} ${r.space_group.symbol} ${pct(r.space_group.probability)}` : '-';
     const top = (r.space_group?.top ?? r.crystal_system?.top ?? []).map((t) => `${t.symbol ? `${t.label} ${t.symbol}` : t.label} ${pct(t.probability)}`).join(', ');
     const cov = r.coverage && r.coverage.fraction < 0.999 ? ` (measured ${r.coverage.from}-${r.coverage.to} deg only)` : '';
-    return [r.file + cov, r.quality?.verdict ?? '', cs, sg, top];
+    const withLibrary = rows.some((x) => x.answer);
+    const extra = withLibrary
+      ? [
+          r.library_match ? `${r.library_match.mineral || r.library_match.formula} ${r.library_match.correlation.toFixed(2)}` : '-',
+          r.answer ? `${r.answer.crystal_system ?? '-'} ${r.answer.space_group ?? ''}${r.answer.source === 'library match' ? ' (match)' : ''}` : '-',
+        ]
+      : [];
+    return [r.file + cov, r.quality?.verdict ?? '', cs, sg, ...extra, top];
   });
-  const head = ['file', 'quality', 'crystal system', 'space group', 'top classes'];
+  const head = ['file', 'quality', 'crystal system', 'space group', ...(rows.some((x) => x.answer) ? ['library match', 'answer'] : []), 'top classes'];
   const isError = (l: string[]) => l[1]!.startsWith('error');
   const w = head.map((h, i) => Math.max(h.length, ...lines.filter((l) => !isError(l)).map((l) => l[i]!.length)));
-  const fmt = (l: string[]) => (isError(l) ? `${l[0]!.padEnd(w[0]!)}  ${l[1]}` : l.map((c, i) => (i < 4 ? c.padEnd(w[i]!) : c)).join('  '));
+  const fmt = (l: string[]) => (isError(l) ? `${l[0]!.padEnd(w[0]!)}  ${l[1]}` : l.map((c, i) => (i < head.length - 1 ? c.padEnd(w[i]!) : c)).join('  '));
   const notes = rows.filter((r) => r.warnings?.length).map((r) => `${r.file}: ${r.quality!.verdict}: ${r.warnings!.join('; ')}`);
   return [fmt(head), ...lines.map(fmt)].join('\n') + '\n' + (notes.length ? `\n${notes.join('\n')}\n` : '');
 }
@@ -154,7 +207,10 @@ function csvCell(s: string | number): string {
 function csv(rows: FileResult[], k: number): string {
   const head = ['file', 'crystal_system', 'crystal_system_probability', 'space_group', 'space_group_symbol', 'space_group_probability'];
   for (let i = 1; i <= k; i++) head.push(`top${i}`, `top${i}_probability`);
-  head.push('coverage_from', 'coverage_to', 'quality', 'peaks', 'warnings', 'error');
+  head.push('coverage_from', 'coverage_to', 'quality', 'peaks', 'warnings');
+  const withLibrary = rows.some((r) => r.answer);
+  if (withLibrary) head.push('library_match_id', 'library_match_mineral', 'library_match_space_group', 'library_match_correlation', 'answer_crystal_system', 'answer_space_group', 'answer_source');
+  head.push('error');
   const out = [head.join(',')];
   for (const r of rows) {
     const topList = r.space_group?.top ?? r.crystal_system?.top ?? [];
@@ -167,7 +223,12 @@ function csv(rows: FileResult[], k: number): string {
       r.space_group?.probability ?? '',
     ];
     for (let i = 0; i < k; i++) cells.push(topList[i]?.label ?? '', topList[i]?.probability ?? '');
-    cells.push(r.coverage?.from ?? '', r.coverage?.to ?? '', r.quality?.verdict ?? '', r.quality?.peaks ?? '', (r.warnings ?? []).join('; '), r.error ?? '');
+    cells.push(r.coverage?.from ?? '', r.coverage?.to ?? '', r.quality?.verdict ?? '', r.quality?.peaks ?? '', (r.warnings ?? []).join('; '));
+    if (withLibrary) {
+      const m = r.library_match;
+      cells.push(m?.id ?? '', m?.mineral ?? '', m?.space_group ?? '', m?.correlation ?? '', r.answer?.crystal_system ?? '', r.answer?.space_group ?? '', r.answer?.source ?? '');
+    }
+    cells.push(r.error ?? '');
     out.push(cells.map(csvCell).join(','));
   }
   return out.join('\n') + '\n';

@@ -13,6 +13,22 @@ import { DEFAULT_MATCH, GpuLibrary, identify, logGridFor, logProfiles, prepareQu
 import { librarySticks, type EntrySticks } from './peaks.ts';
 
 /**
+ * From this correlation on, a library match's labels replace the network's (`xrd predict
+ * --library`). Chosen on grouped halves of rruff-dev, each half choosing for the other: 0.60 and
+ * 0.65 (models/README.md); the higher is used.
+ */
+export const COMBINE_THRESHOLD = 0.65;
+
+/** The answer from a network's labels and the best library match: the match's where it is strong enough. */
+export function combinedAnswer(
+  network: { crystalSystem: string | null; spaceGroup: number | null },
+  match: { crystalSystem: string; spaceGroup: number; correlation: number } | null,
+): { crystalSystem: string | null; spaceGroup: number | null; source: 'library match' | 'network' } {
+  if (match && match.correlation >= COMBINE_THRESHOLD) return { crystalSystem: match.crystalSystem, spaceGroup: match.spaceGroup, source: 'library match' };
+  return { ...network, source: 'network' };
+}
+
+/**
  * The CIFs of a folder as a library: one entry per structure block, its whole cell as the
  * asymmetric unit of an identity setting, the file name as id, the block name as mineral.
  * Unreadable CIFs are returned with the reason, not fatal.

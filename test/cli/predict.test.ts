@@ -99,6 +99,20 @@ describe('xrd predict', () => {
     expect(rows[1]!.error).toBe('no-such.xy does not exist');
   }, 60_000);
 
+  it('--library adds the best library match and answers with its labels where it is strong', () => {
+    const examples = join(import.meta.dirname, '../../examples');
+    const r = xrd(['predict', '--model', 'model', join(examples, 'TiO2-rutile-realistic.xy'), files[0]!, '--library', examples, '--json'], { XRD_CACHE_DIR: join(tmp, 'cache') });
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout) as (Row & { library_match?: { mineral: string; space_group: number; correlation: number }; answer?: { crystal_system: string; space_group: number | null; source: string } })[];
+    const [rutile, peaks] = rows;
+    expect(rutile!.library_match).toMatchObject({ space_group: 136 });
+    expect(rutile!.library_match!.correlation).toBeGreaterThan(0.65);
+    expect(rutile!.answer).toEqual({ crystal_system: 'tetragonal', space_group: 136, source: 'library match' });
+    // four Gaussians match none of halite, silicon or rutile: the network's answer stands
+    expect(peaks!.library_match!.correlation).toBeLessThan(0.65);
+    expect(peaks!.answer).toEqual({ crystal_system: peaks!.crystal_system!.label, space_group: null, source: 'network' });
+  }, 120_000);
+
   it('refuses to answer with a model whose weights give non-finite probabilities', () => {
     mkdirSync(join(tmp, 'broken-model'), { recursive: true });
     writeFileSync(join(tmp, 'broken-model', 'config.json'), readFileSync(join(tmp, 'model', 'config.json')));
