@@ -2,6 +2,8 @@
 //   Q(hkl) = A h^2 + B k^2 + C l^2 + D hk + E hl + F kl,
 // the cell it stands for, and the lines (distinct Q values) a lattice type allows below a bound.
 // Angles in degrees, lengths in angstrom. Knows nothing of networks or GPUs.
+import type { Lattice } from '../sim/crystal.ts';
+
 
 export type LatticeType = 'cubic' | 'hexagonal' | 'tetragonal' | 'orthorhombic' | 'monoclinic';
 
@@ -11,13 +13,8 @@ export const LATTICE_TYPES: readonly LatticeType[] = ['cubic', 'hexagonal', 'tet
 /** The six coefficients [A, B, C, D, E, F] of the quadratic form. */
 export type Form = [number, number, number, number, number, number];
 
-export interface Cell {
-  a: number;
-  b: number;
-  c: number;
-  alpha: number;
-  beta: number;
-  gamma: number;
+/** A cell with its volume (A^3). */
+export interface Cell extends Lattice {
   volume: number;
 }
 

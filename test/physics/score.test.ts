@@ -5,6 +5,7 @@ import { createEngine, type Engine } from '../../src/engine/engine.ts';
 import { formOf, formOfCell, qOf, type Form, type LatticeType } from '../../src/physics/lattice.ts';
 import { packTrials, RESULT_STRIDE, scoreSpecFor, scoreTrialsCpu, type ScoreSpec } from '../../src/physics/score.ts';
 import { scoreTrialsGpu } from '../../src/physics/score-gpu.ts';
+import { rng } from './helpers.ts';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -12,15 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.destroy());
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 /** Lines of a known cell (first n distinct Q of low hkl), with a relative tolerance. */
 function linesOf(f: Form, n: number, tolRel = 2e-3): { q: number[]; tol: number[] } {
