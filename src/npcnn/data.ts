@@ -80,7 +80,8 @@ export interface DataOptions {
    * Entries of a structure library (src/library: the shipped AMCSD by default) in the pool of real
    * structures beside the CIF directories. `exclude` leaves entries out by id (for an
    * unseen-mineral control); `weighting` 'mineral' (default) draws every mineral equally often,
-   * however many published structures it has, 'entry' every entry.
+   * however many published structures it has (unnamed compounds once per formula), 'entry'
+   * every entry.
    */
   library?: { path?: string; exclude?: readonly string[]; weighting?: LibraryWeighting };
   /** Fraction of patterns drawn from the real structures (CIFs, library) when given (default 0.5; 1 = real only). */
