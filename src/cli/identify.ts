@@ -1,10 +1,9 @@
 // `xrd identify`: search-match of pattern files against the AMCSD mineral library and the user's
 // own CIFs (which phase is this?). Thin over library/search.ts.
-import { existsSync } from 'node:fs';
 import type { Identification, Match } from '../library/match.ts';
 import { UsageError } from './args.ts';
 import type { CliIO, Command } from './command.ts';
-import { patternFiles, WAVELENGTH_FLAG } from './models.ts';
+import { existingPatternFiles, WAVELENGTH_FLAG } from './models.ts';
 import { Progress } from './progress.ts';
 
 /** Correlation from which a match is called strong: on rruff-dev its crystal system was right 0.92-0.95 of the time. */
@@ -65,8 +64,7 @@ export const identifyCommand: Command = {
     const wavelength = f.wavelength as number | undefined;
     if (wavelength !== undefined && !(wavelength > 0)) throw new UsageError(`--wavelength must be a positive number of angstrom, got ${wavelength}`);
     // A path that does not exist is a failed file; the others go on.
-    const missing = positionals.filter((p) => !existsSync(p));
-    const files = patternFiles(positionals.filter((p) => existsSync(p)));
+    const { files, missing } = existingPatternFiles(positionals);
     const names = String(f.library ?? 'amcsd')
       .split(',')
       .map((s) => s.trim())

@@ -45,6 +45,14 @@ export function patternFiles(args: string[]): string[] {
   return out;
 }
 
+/**
+ * patternFiles of the arguments that exist, and the ones that do not: a command lists those as
+ * failed files and goes on with the others.
+ */
+export function existingPatternFiles(args: string[]): { files: string[]; missing: string[] } {
+  return { files: patternFiles(args.filter((a) => existsSync(a))), missing: args.filter((a) => !existsSync(a)) };
+}
+
 /** --model: model directories, comma-separated; default the shipped models. */
 export const MODEL_FLAG = { name: 'model', alias: 'm', type: 'string', value: 'DIR[,DIR]', description: 'model directories (default: the shipped models in models/)' } as const;
 /** --wavelength for files whose header gives none. */

@@ -1,12 +1,11 @@
 // `xrd predict`: classify pattern files with one or more models (table, JSON or CSV). Thin over
 // npcnn/predict.ts.
-import { existsSync } from 'node:fs';
 import { crystalSystemOf } from '../sim/crystal.ts';
 import type { FileFailure, FilePrediction, RankedClass } from '../npcnn/predict.ts';
 import type { Engine } from '../engine/engine.ts';
 import { UsageError } from './args.ts';
 import type { CliIO, Command } from './command.ts';
-import { loadModels, MODEL_FLAG, patternFiles, pct, WAVELENGTH_FLAG } from './models.ts';
+import { existingPatternFiles, loadModels, MODEL_FLAG, pct, WAVELENGTH_FLAG } from './models.ts';
 import { Progress } from './progress.ts';
 
 interface FileResult {
@@ -66,8 +65,7 @@ export const predictCommand: Command = {
     const wavelength = f.wavelength as number | undefined;
     if (wavelength !== undefined && !(wavelength > 0)) throw new UsageError(`--wavelength must be a positive number of angstrom, got ${wavelength}`);
     // A path that does not exist is a failed file; the others go on.
-    const missing = positionals.filter((p) => !existsSync(p));
-    const files = patternFiles(positionals.filter((p) => existsSync(p)));
+    const { files, missing } = existingPatternFiles(positionals);
     const { createEngine } = await import('../engine/engine.ts');
     const { predictFiles } = await import('../npcnn/predict.ts');
     const engine = await createEngine();

@@ -200,6 +200,14 @@ export function toModelGrid(p: MeasuredPattern, grid: Grid, wavelength?: number)
   return { values, coverage: { from, to, fraction: covered / grid.points } };
 }
 
+/** The grid points [from, to) inside a coverage (see toModelGrid). */
+export function coveredRange(coverage: GridCoverage, grid: Grid): { from: number; to: number } {
+  return {
+    from: Math.max(0, Math.ceil((coverage.from - grid.twoThetaMin) / grid.step - 1e-9)),
+    to: Math.min(grid.points, Math.floor((coverage.to - grid.twoThetaMin) / grid.step + 1e-9) + 1),
+  };
+}
+
 /** Patterns on `grid` (see toModelGrid), one after another: [patterns.length * points]. */
 export function gridRows(patterns: readonly MeasuredPattern[], grid: Grid, wavelength?: number): Float32Array {
   const rows = new Float32Array(patterns.length * grid.points);

@@ -7,7 +7,7 @@ import { CRYSTAL_SYSTEMS, crystalSystemOf, type CrystalSystem } from '../sim/cry
 import { DEFAULT_GRID, gridTwoTheta, type Grid } from '../sim/render.ts';
 import { checkedPattern, parsePatternText, PatternFileError, type MeasuredPattern } from './pattern-text.ts';
 
-export { gridRows, MIN_POINTS, NEGATIVE_TOLERANCE, parsePatternText, PatternFileError, toModelGrid, type GridCoverage, type MeasuredPattern } from './pattern-text.ts';
+export { coveredRange, gridRows, MIN_POINTS, NEGATIVE_TOLERANCE, parsePatternText, PatternFileError, toModelGrid, type GridCoverage, type MeasuredPattern } from './pattern-text.ts';
 
 export const PATTERN_EXTENSIONS = ['.xy', '.xye', '.csv', '.txt', '.dat', '.npy'];
 

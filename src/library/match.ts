@@ -17,7 +17,7 @@ import type { Engine } from '../engine/engine.ts';
 import { conv1d } from '../engine/ops/conv1d.ts';
 import { topK } from '../engine/ops/reduce.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { toModelGrid, type MeasuredPattern } from '../io/pattern-text.ts';
+import { coveredRange, toModelGrid, type MeasuredPattern } from '../io/pattern-text.ts';
 import { crystalSystemOf, type CrystalSystem } from '../sim/crystal.ts';
 import { lowerEnvelope } from '../sim/envelope.ts';
 import { DEFAULT_GRID, type Grid } from '../sim/render.ts';
@@ -161,8 +161,7 @@ function standardise(v: Float32Array, from: number, to: number): boolean {
 /** The measurement on the 2-theta grid, background off, square root, smoothed; and on the ln d grid. */
 export function prepareQuery(p: MeasuredPattern, settings: MatchSettings = DEFAULT_MATCH, grid: Grid = DEFAULT_GRID, wavelength?: number): PreparedQuery {
   const { values, coverage } = toModelGrid(p, grid, wavelength);
-  const from = Math.max(0, Math.ceil((coverage.from - grid.twoThetaMin) / grid.step - 1e-9));
-  const to = Math.min(grid.points, Math.floor((coverage.to - grid.twoThetaMin) / grid.step + 1e-9) + 1);
+  const { from, to } = coveredRange(coverage, grid);
   return prepareProfile(p.file, values, from, to, settings, grid);
 }
 
@@ -172,11 +171,15 @@ export function prepareProfile(file: string, values: Float32Array, from: number,
   const root = new Float32Array(grid.points);
   for (let i = from; i < to; i++) root[i] = Math.sqrt(Math.max(0, values[i]! - bg[i]!));
   const profile = smooth(root, from, to, (settings.queryFwhm * SIGMA_PER_FWHM) / grid.step);
-  const lg = logGridFor(grid, settings.du);
-  const { log, binFrom, binTo } = toLogGrid(profile, from, to, grid, lg);
-  standardise(log, binFrom, binTo);
   const sorted = Array.from(profile.subarray(from, to)).sort((a, b) => a - b);
-  return { file, profile, from, to, log, binFrom, binTo, floor: sorted[Math.floor(sorted.length / 2)] ?? 0 };
+  return queryOf(file, profile, from, to, sorted[Math.floor(sorted.length / 2)] ?? 0, settings, grid);
+}
+
+/** A query from its 2-theta profile: the profile on the ln d grid, centred and of unit norm. */
+function queryOf(file: string, profile: Float32Array, from: number, to: number, floor: number, settings: MatchSettings, grid: Grid): PreparedQuery {
+  const { log, binFrom, binTo } = toLogGrid(profile, from, to, grid, logGridFor(grid, settings.du));
+  standardise(log, binFrom, binTo);
+  return { file, profile, from, to, log, binFrom, binTo, floor };
 }
 
 /** Library profiles on the ln d grid, [entries, bins], heights sqrt(I / 100) at unit scale. */
@@ -305,15 +308,20 @@ export class GpuLibrary {
   }
 }
 
+/** Grid position (fractional index) of a stick at 2-theta `twoTheta` once d is multiplied by `scale`; null beyond 180 deg. */
+function scaledPosition(twoTheta: number, scale: number, grid: Grid): number | null {
+  const sin = Math.sin((twoTheta / 2) * DEG) / scale;
+  return sin >= 1 ? null : ((2 * Math.asin(sin)) / DEG - grid.twoThetaMin) / grid.step;
+}
+
 /** A library entry's profile on the 2-theta grid at cell scaling `scale` (d multiplied by it). */
 export function renderSticks(s: EntrySticks, scale: number, from: number, to: number, grid: Grid, fwhm: number, out = new Float32Array(grid.points)): Float32Array {
   out.fill(0);
   const sigma = (fwhm * SIGMA_PER_FWHM) / grid.step;
   const r = Math.ceil(4 * sigma);
   for (let k = 0; k < s.twoTheta.length; k++) {
-    const sin = Math.sin((s.twoTheta[k]! / 2) * DEG) / scale;
-    if (sin >= 1) continue;
-    const x = ((2 * Math.asin(sin)) / DEG - grid.twoThetaMin) / grid.step;
+    const x = scaledPosition(s.twoTheta[k]!, scale, grid);
+    if (x === null) continue;
     const i0 = Math.max(from, Math.ceil(x - r));
     const i1 = Math.min(to - 1, Math.floor(x + r));
     if (i1 < i0) continue;
@@ -396,9 +404,9 @@ function lineCounts(q: PreparedQuery, s: EntrySticks, scale: number, grid: Grid)
   const win = Math.round(0.1 / grid.step);
   for (let k = 0; k < s.twoTheta.length; k++) {
     if (s.intensity[k]! < 20) continue;
-    const sin = Math.sin((s.twoTheta[k]! / 2) * DEG) / scale;
-    if (sin >= 1) continue;
-    const x = Math.round(((2 * Math.asin(sin)) / DEG - grid.twoThetaMin) / grid.step);
+    const at = scaledPosition(s.twoTheta[k]!, scale, grid);
+    if (at === null) continue;
+    const x = Math.round(at);
     if (x < q.from || x >= q.to) continue;
     strong++;
     let top = 0;
@@ -601,8 +609,5 @@ export async function identify(
 
 /** A residual profile as a query (same coverage and floor as the measurement it came from). */
 function prepareResidual(q: PreparedQuery, rest: Float32Array, settings: MatchSettings, grid: Grid): PreparedQuery {
-  const lg = logGridFor(grid, settings.du);
-  const { log, binFrom, binTo } = toLogGrid(rest, q.from, q.to, grid, lg);
-  standardise(log, binFrom, binTo);
-  return { file: q.file, profile: rest, from: q.from, to: q.to, log, binFrom, binTo, floor: q.floor };
+  return queryOf(q.file, rest, q.from, q.to, q.floor, settings, grid);
 }

@@ -321,7 +321,9 @@ export class SimulatedSource implements TrainingSource {
     }
     const generator = options.generator ?? 'random';
     if (!GENERATORS.includes(generator)) throw new TrainingDataError(`unknown generator '${generator}'; choose one of ${GENERATORS.join(', ')}`);
-    if (generator === 'library') this.statistics = libraryStatistics(readLibrary(options.library?.path));
+    // one read of the library serves the generator's statistics and the pool below
+    const library = options.library || generator === 'library' ? readLibrary(options.library?.path) : null;
+    if (generator === 'library') this.statistics = libraryStatistics(library!);
     this.poolSize = options.poolSize ?? 1024;
     this.refresh = options.refreshPerBatch ?? 32;
     if (!Number.isInteger(this.poolSize) || this.poolSize < 2) throw new TrainingDataError(`poolSize must be an integer >= 2, got ${this.poolSize}`);
@@ -347,7 +349,7 @@ export class SimulatedSource implements TrainingSource {
     if (options.library) {
       const { weighting = 'mineral', exclude = [] } = options.library;
       if (!LIBRARY_WEIGHTINGS.includes(weighting)) throw new TrainingDataError(`unknown library weighting '${weighting}'; choose one of ${LIBRARY_WEIGHTINGS.join(', ')}`);
-      const lib = readLibrary(options.library.path);
+      const lib = library!;
       const left = new Set(exclude);
       const entries = lib.entries.filter((e) => !left.has(e.id));
       if (entries.length === 0) throw new TrainingDataError(`every entry of ${lib.source} is excluded; nothing is left to train on`);

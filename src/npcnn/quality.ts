@@ -3,8 +3,9 @@
 // the measurement covers, the signal-to-noise ratio, and whether the model's output is finite. A
 // flat line, one Gaussian or a sliver of the range gets a confident-looking class from any
 // classifier; the verdict says so instead.
-import type { GridCoverage } from '../io/patterns.ts';
+import { coveredRange, type GridCoverage } from '../io/patterns.ts';
 import { lowerEnvelope } from '../sim/envelope.ts';
+import type { Grid } from '../sim/render.ts';
 
 export type Verdict = 'ok' | 'doubtful' | 'unreliable';
 
@@ -75,9 +76,8 @@ export function countPeaks(v: ArrayLike<number>, from: number, to: number, step:
 }
 
 /** The verdict for a pattern on the model's grid (maximum 1) with its coverage. */
-export function patternQuality(values: ArrayLike<number>, coverage: GridCoverage, grid: { twoThetaMin: number; step: number; points: number }): PatternQuality {
-  const from = Math.max(0, Math.ceil((coverage.from - grid.twoThetaMin) / grid.step - 1e-9));
-  const to = Math.min(grid.points, Math.floor((coverage.to - grid.twoThetaMin) / grid.step + 1e-9) + 1);
+export function patternQuality(values: ArrayLike<number>, coverage: GridCoverage, grid: Grid): PatternQuality {
+  const { from, to } = coveredRange(coverage, grid);
   const { peaks, snr } = countPeaks(values, from, to, grid.step);
   const t = QUALITY_THRESHOLDS;
   const warnings: string[] = [];
