@@ -102,15 +102,20 @@ describe('xrd train', () => {
     expect(existsSync(join(tmp, 'z'))).toBe(false);
   }, 180_000);
 
-  it('Ctrl-C saves a checkpoint and exits 130; --resume continues to the end', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin/xrd.js'), 'train', '--out', 'sig', '--steps', '500', '--checkpoint-every', '1000', ...QUICK], { cwd: tmp });
+  /** A 500-step run into `out` sent `signal` once its first progress line is out. */
+  async function interruptedRun(out: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [join(root, 'bin/xrd.js'), 'train', '--out', out, '--steps', '500', '--checkpoint-every', '1000', ...QUICK], { cwd: tmp });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      // interrupt once the first progress line is out
-      if (/step \d+\/500/.test(stderr) && !child.killed) child.kill('SIGINT');
+      if (/step \d+\/500/.test(stderr) && !child.killed) child.kill(signal);
     });
     const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    return { code, stderr };
+  }
+
+  it('Ctrl-C saves a checkpoint and exits 130; --resume continues to the end', async () => {
+    const { code, stderr } = await interruptedRun('sig', 'SIGINT');
     expect(code).toBe(130);
     expect(stderr).toMatch(/stopped at step (\d+); checkpoint saved in sig; continue with: xrd train --resume sig/);
     const step = Number(/stopped at step (\d+)/.exec(stderr)![1]);
@@ -122,13 +127,7 @@ describe('xrd train', () => {
   }, 180_000);
 
   it('SIGTERM (a cluster time limit, docker stop) saves a checkpoint too and exits 143', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin/xrd.js'), 'train', '--out', 'term', '--steps', '500', '--checkpoint-every', '1000', ...QUICK], { cwd: tmp });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (/step \d+\/500/.test(stderr) && !child.killed) child.kill('SIGTERM');
-    });
-    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    const { code, stderr } = await interruptedRun('term', 'SIGTERM');
     expect(code).toBe(143);
     expect(stderr).toMatch(/SIGTERM: stopping after this step/);
     expect(stderr).toMatch(/stopped at step \d+; checkpoint saved in term/);
